@@ -1,0 +1,23 @@
+"""tcg_core: lazy computation graphs of plain Python functions, run in parallel.
+
+>>> from tcg_core import node
+>>> @node
+... def add(a, b):
+...     return a + b
+>>> add(add(1, 2), 4).resolve()
+7
+"""
+
+from ._errors import (CycleError, DependencyError, NodeError, NodeFailures, NodeTimeoutError,
+                      RecursionDepthError, ResolveCancelled, SerializationError, TcgError)
+from ._graph import GraphModel, NodeRecord, NodeState
+from ._node import Future, Node, NodeFunction, is_future, node
+from ._recorder import Graph
+from ._scheduler import DEFAULT_MAX_DEPTH, resolve
+
+__all__ = [
+    "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
+    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH",
+    "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
+    "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
+]

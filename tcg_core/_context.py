@@ -1,0 +1,76 @@
+"""Which frame a new future belongs to, and how a node's body is run.
+
+A *frame* is either the body of a running node (new futures become its children) or
+a recording ``Graph`` (new futures are recorded in it). One ``ContextVar`` holds the
+innermost frame, so a body running inside a ``with Graph():`` block shadows it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+
+__all__ = ["Frame", "BodyFrame", "current_frame", "run_body", "inside_body"]
+
+
+class Frame:
+    """Collects the futures created while it is the innermost frame."""
+
+    __slots__ = ("futures",)
+
+    def __init__(self) -> None:
+        self.futures: list[Any] = []
+
+
+class BodyFrame(Frame):
+    """The frame of a running node body; its futures become the node's children."""
+
+    __slots__ = ()
+
+
+_frame: ContextVar[Frame | None] = ContextVar("tcg_frame", default=None)
+current_frame = _frame.get
+
+
+def push_frame(frame: Frame) -> Any:
+    """Make ``frame`` the innermost one; returns the token to pop it with."""
+    return _frame.set(frame)
+
+
+def pop_frame(token: Any) -> None:
+    _frame.reset(token)
+
+
+def inside_body() -> bool:
+    """True while a node's body runs in this thread (or task)."""
+    return isinstance(_frame.get(), BodyFrame)
+
+
+def worker_name() -> str:
+    """A short label of the thread or process running the current body."""
+    return f"{os.getpid()}:{threading.current_thread().name}"
+
+
+def run_body(func: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any] | None) -> tuple[Any, list[Any], float, float, str]:
+    """Run one node body with a fresh frame.
+
+    Returns ``(value, children, start, end, worker)`` where ``children`` are the
+    futures the body created. Picklable by reference, so process and Dask workers can
+    run it.
+    """
+    if getattr(func, "_tcg_node", False):  # a NodeFunction sent by reference
+        func = func.func  # type: ignore[attr-defined]
+    frame = BodyFrame()
+    token = _frame.set(frame)
+    start = time.perf_counter()
+    try:
+        value = func(*args, **kwargs) if kwargs else func(*args)
+    finally:
+        end = time.perf_counter()
+        _frame.reset(token)
+    return value, frame.futures, start, end, worker_name()

@@ -1,0 +1,62 @@
+"""The exceptions tcg_core raises.
+
+Every message names the node, its nesting path (``pipeline › add › _add``) and, where
+there is one, the fix. The original exception is chained as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+PATH_SEPARATOR = " › "
+
+
+class TcgError(Exception):
+    """Base class of every error tcg_core raises on purpose."""
+
+
+class NodeError(TcgError):
+    """A node failed while the graph resolved.
+
+    ``node`` is the failed node's record, ``path`` its nesting path and ``__cause__`` the
+    exception the node's body raised.
+    """
+
+    def __init__(self, message: str, *, node: object = None, path: str = "") -> None:
+        super().__init__(message)
+        self.node = node
+        self.path = path
+
+
+class NodeTimeoutError(TcgError, TimeoutError):
+    """A node ran longer than its ``timeout=``."""
+
+
+class NodeFailures(NodeError):
+    """Several nodes failed in one ``resolve(keep_going=True)``; ``errors`` lists them all."""
+
+    def __init__(self, errors: Sequence[NodeError]) -> None:
+        lines = "\n".join(f"  - {err}" for err in errors)
+        super().__init__(f"{len(errors)} nodes failed:\n{lines}", node=errors[0].node,
+                         path=errors[0].path)
+        self.errors = list(errors)
+
+
+class DependencyError(TcgError):
+    """A node could not run because an input or a child failed."""
+
+
+class RecursionDepthError(TcgError, RecursionError):
+    """Nodes nested deeper than ``max_depth``: probably unbounded recursion."""
+
+
+class CycleError(TcgError):
+    """A node waits on itself, directly or through its nesting parents."""
+
+
+class SerializationError(TcgError):
+    """A node's function, arguments or result could not be sent to another process."""
+
+
+class ResolveCancelled(TcgError):
+    """The resolve was stopped (the executor shut down under it)."""

@@ -1,0 +1,38 @@
+"""The adapter interface every executor implements."""
+
+from __future__ import annotations
+
+from queue import SimpleQueue
+from typing import Any
+
+
+class Adapter:
+    """Runs node bodies somewhere and reports each outcome on the scheduler's queue.
+
+    ``workers`` is how many bodies may run at once; ``inline`` adapters run bodies in
+    the scheduler's own thread; ``isolated`` adapters run them in another process
+    (so nodes must pickle, and tiny nodes must not be run inline instead).
+    """
+
+    workers: int = 1
+    inline: bool = False
+    isolated: bool = False
+    name: str = "adapter"
+
+    def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+               events: SimpleQueue[Any], key: Any) -> None:
+        raise NotImplementedError
+
+    def abandon_worker(self) -> None:
+        """A body timed out and still occupies its worker: make up for the lost slot."""
+
+    def close(self, *, cancel: bool) -> None:
+        """Release what this adapter created (never an executor the user passed)."""
+
+
+class SerialAdapter(Adapter):
+    """Runs every body in the calling thread, one at a time, in a deterministic order."""
+
+    workers = 1
+    inline = True
+    name = "serial"

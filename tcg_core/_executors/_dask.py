@@ -1,0 +1,47 @@
+"""Dask: run node bodies on a ``distributed`` cluster (optional extra ``pytest-tcg[dask]``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._errors import TcgError
+from ._pool import PoolAdapter, ProcessAdapter
+
+
+class DaskAdapter(ProcessAdapter):
+    """Bodies run as Dask tasks through the client's ``concurrent.futures`` facade."""
+
+    name = "dask"
+
+    def __init__(self, client: Any, *, owned: bool, workers: int | None) -> None:
+        self._client = client
+        threads = sum(client.nthreads().values()) or 1
+        super().__init__(client.get_executor(pure=False), owned=False,
+                         workers=workers or threads)
+        self._owns_client = owned
+
+    def close(self, *, cancel: bool) -> None:
+        if self._owns_client:
+            cluster = getattr(self._client, "cluster", None)
+            self._client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def dask_adapter(client: Any, max_workers: int | None) -> DaskAdapter:
+    """Use ``client``, else the current default client, else a local cluster of our own."""
+    try:
+        import distributed
+    except ImportError as exc:
+        raise TcgError("executor='dask' needs the distributed package: "
+                       "pip install 'pytest-tcg[dask]'") from exc
+    owned = False
+    if client is None:
+        try:
+            client = distributed.get_client()
+        except ValueError:
+            cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=max_workers or 8,
+                                               processes=False, dashboard_address=None)
+            client = distributed.Client(cluster, set_as_default=False)
+            owned = True
+    return DaskAdapter(client, owned=owned, workers=max_workers)

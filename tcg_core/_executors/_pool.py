@@ -1,0 +1,117 @@
+"""Adapters over ``concurrent.futures`` executors: the user's own, and process pools."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import pickle
+import sys
+from concurrent.futures.process import BrokenProcessPool
+from queue import SimpleQueue
+from typing import Any
+
+from .._context import run_body
+from .._errors import ResolveCancelled, SerializationError
+from ._base import Adapter
+
+_SHUT_DOWN_FIX = ("the executor passed to resolve() is shut down; pass a running executor "
+                  "(or executor='threads', which tcg manages for you)")
+
+
+def _report(events: SimpleQueue[Any], key: Any, future: cf.Future[Any]) -> None:
+    if future.cancelled():
+        events.put((key, False, ResolveCancelled(f"cancelled: {_SHUT_DOWN_FIX}")))
+        return
+    exc = future.exception()
+    if exc is None:
+        events.put((key, True, future.result()))
+    else:
+        events.put((key, False, exc))
+
+
+class PoolAdapter(Adapter):
+    """Any ``concurrent.futures.Executor``; the user's is never shut down by us."""
+
+    name = "executor"
+
+    def __init__(self, executor: cf.Executor, *, owned: bool, workers: int | None = None) -> None:
+        self._executor = executor
+        self._owned = owned
+        self.workers = workers or getattr(executor, "_max_workers", None) or 4
+
+    def _callable(self, spec: Any) -> Any:
+        return spec.func
+
+    def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+               events: SimpleQueue[Any], key: Any) -> None:
+        try:
+            future = self._executor.submit(run_body, self._callable(spec), args, kwargs)
+        except RuntimeError as exc:
+            if "shutdown" not in str(exc) and "shut down" not in str(exc):
+                raise
+            raise ResolveCancelled(f"node {spec.name!r} could not start: {_SHUT_DOWN_FIX}") from exc
+        future.add_done_callback(lambda f: _report(events, key, f))
+
+    def close(self, *, cancel: bool) -> None:
+        if self._owned:
+            self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+def _pickle_problem(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, pickle.PicklingError) or (
+        isinstance(exc, (TypeError, AttributeError)) and ("pickle" in text or "local object" in text))
+
+
+class ProcessAdapter(PoolAdapter):
+    """A process pool: bodies, arguments and results must pickle."""
+
+    name = "processes"
+    isolated = True
+
+    def __init__(self, executor: cf.Executor, *, owned: bool, workers: int | None = None) -> None:
+        super().__init__(executor, owned=owned, workers=workers)
+        self._checked: dict[int, None] = {}
+
+    @classmethod
+    def owned(cls, max_workers: int) -> ProcessAdapter:
+        # forkserver: forking a process that runs threads is unsafe, and it is the
+        # default from Python 3.14 on anyway.
+        method = "forkserver" if sys.platform.startswith("linux") else None
+        context = multiprocessing.get_context(method)
+        pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context)
+        return cls(pool, owned=True, workers=max_workers)
+
+    def _callable(self, spec: Any) -> Any:
+        # The NodeFunction pickles by reference; run_body unwraps it in the worker.
+        if id(spec) not in self._checked:
+            try:
+                pickle.dumps(spec)
+            except Exception as exc:  # noqa: BLE001 - any pickling failure
+                raise SerializationError(
+                    f"node {spec.name!r} cannot be sent to a worker process ({exc}); define "
+                    "it at module top level (lambdas and functions defined inside other "
+                    "functions cannot be pickled), or use executor='threads'") from exc
+            self._checked[id(spec)] = None
+        return spec
+
+    def close(self, *, cancel: bool) -> None:
+        if not self._owned:
+            return
+        if cancel:
+            # A stuck or cancelled body must not keep the pool alive: stop its processes.
+            processes = getattr(self._executor, "_processes", None) or {}
+            for process in list(processes.values()):
+                process.terminate()
+        self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
+
+
+def describe_pool_failure(exc: BaseException) -> str | None:
+    """A user-facing reason for process-pool failures, or ``None`` for ordinary errors."""
+    if isinstance(exc, BrokenProcessPool):
+        return ("the worker process running it died (killed, crashed or called os._exit); "
+                "the process pool is unusable after that")
+    if _pickle_problem(exc):
+        return ("its arguments or result cannot be pickled to cross process boundaries; "
+                "return plain data, or use executor='threads'")
+    return None

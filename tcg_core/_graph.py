@@ -1,0 +1,298 @@
+"""The graph model: one record per node call, data edges, the nesting tree, and queries.
+
+This module knows nothing of execution or drawing. The scheduler fills records in;
+exporters and the pytest plugin read them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ._errors import PATH_SEPARATOR, TcgError
+
+__all__ = ["NodeRecord", "GraphModel", "NodeState"]
+
+_ids = itertools.count(1)
+
+
+class NodeState:
+    """The states a node goes through (plain strings, so they print and compare simply)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    FINISHED = (DONE, FAILED, SKIPPED)
+
+
+class NodeRecord:
+    """What the graph knows of one call of a node.
+
+    Public attributes: ``id`` (unique, stable for the process), ``name``, ``parent``
+    (the node whose body created this one, or ``None``), ``children``, ``state``,
+    ``inputs`` (records this node consumes), ``input_names`` (the argument each came
+    through), ``start``/``end`` (``time.perf_counter()`` of the body), ``worker``,
+    ``error``, ``returned`` (``False`` for a child its parent created but did not
+    return) and ``attempts``. Values are not kept here: they live on the node's
+    ``Future`` so they are released as soon as nothing needs them.
+    """
+
+    __slots__ = (
+        "id", "name", "spec", "parent", "children", "state", "inputs", "input_names",
+        "start", "end", "worker", "error", "returned", "attempts",
+        "_args", "_kwargs", "_handle", "_npending", "_consumers", "_run", "_result",
+    )
+
+    def __init__(self, name: str, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+                 inputs: tuple[NodeRecord, ...], input_names: tuple[str, ...]) -> None:
+        self.id = next(_ids)
+        self.name = name
+        self.spec = spec
+        self.parent: NodeRecord | None = None
+        self.children: list[NodeRecord] | None = None
+        self.state = NodeState.PENDING
+        self.inputs = inputs
+        self.input_names = input_names
+        self.start: float | None = None
+        self.end: float | None = None
+        self.worker: str | None = None
+        self.error: BaseException | None = None
+        self.returned = True
+        self.attempts = 0
+        self._args: tuple[Any, ...] | None = args
+        self._kwargs = kwargs
+        self._handle: Any = None
+        self._npending = 0
+        self._consumers: list[NodeRecord] | None = None
+        self._run: Any = None
+        self._result: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Records cross process boundaries as freshly created children: only what
+        # defines the call travels, never run bookkeeping.
+        return {"name": self.name, "spec": self.spec, "inputs": self.inputs,
+                "input_names": self.input_names, "_args": self._args, "_kwargs": self._kwargs}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["name"], state["spec"], state["_args"], state["_kwargs"],  # type: ignore[misc]
+                      state["inputs"], state["input_names"])
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the body ran, or ``None`` if it has not finished."""
+        if self.start is None or self.end is None:
+            return None
+        return self.end - self.start
+
+    @property
+    def path(self) -> str:
+        """The nesting path, outermost first: ``'pipeline › add › _add'``."""
+        return PATH_SEPARATOR.join(r.name for r in self.lineage())
+
+    @property
+    def depth(self) -> int:
+        """How many parents this node has (0 for a top-level node)."""
+        return len(self.lineage()) - 1
+
+    def lineage(self) -> list[NodeRecord]:
+        """This node and its parents, outermost first."""
+        chain: list[NodeRecord] = []
+        record: NodeRecord | None = self
+        while record is not None:
+            chain.append(record)
+            record = record.parent
+        chain.reverse()
+        return chain
+
+    @property
+    def cost(self) -> float | None:
+        """The ``cost=`` hint given to the node's decorator, if any."""
+        return getattr(self.spec, "cost", None)
+
+    def __repr__(self) -> str:
+        return f"<node {self.name}#{self.id} {self.state}>"
+
+
+class GraphModel:
+    """A read-only view over a set of node records and everything they reach.
+
+    The set is closed over inputs, children and parents, so a view built from one
+    future shows the whole pipeline around it.
+
+    >>> from tcg_core import node
+    >>> @node
+    ... def inc(x):
+    ...     return x + 1
+    >>> f = inc(inc(1))
+    >>> f.resolve()
+    3
+    >>> [n.name for n in f.graph.nodes]
+    ['inc', 'inc']
+    """
+
+    def __init__(self, records: Iterable[NodeRecord] = ()) -> None:
+        self._seeds: list[NodeRecord] = list(records)
+
+    # -- the node set -------------------------------------------------------------------
+    def _seed_records(self) -> list[NodeRecord]:
+        return self._seeds
+
+    @property
+    def nodes(self) -> list[NodeRecord]:
+        """Every node in the graph, in creation order."""
+        seen: dict[int, NodeRecord] = {}
+        stack = list(self._seed_records())
+        while stack:
+            record = stack.pop()
+            if record.id in seen:
+                continue
+            seen[record.id] = record
+            stack.extend(record.inputs)
+            if record.children:
+                stack.extend(record.children)
+            if record.parent is not None:
+                stack.append(record.parent)
+        return [seen[k] for k in sorted(seen)]
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[NodeRecord]:
+        return iter(self.nodes)
+
+    def nodes_named(self, name: str) -> list[NodeRecord]:
+        """All nodes called ``name`` (a function called twice gives two nodes)."""
+        return [r for r in self.nodes if r.name == name]
+
+    def node(self, name: str) -> NodeRecord:
+        """The one node called ``name``; ``LookupError`` if there is none or several."""
+        found = self.nodes_named(name)
+        if len(found) != 1:
+            names = sorted({r.name for r in self.nodes})
+            how = "no" if not found else f"{len(found)}"
+            raise LookupError(f"{how} nodes named {name!r} in the graph (names: {names}); "
+                              f"use nodes_named({name!r}) when a name repeats")
+        return found[0]
+
+    # -- structure ----------------------------------------------------------------------
+    def edges(self) -> list[tuple[NodeRecord, NodeRecord, str]]:
+        """Data edges ``(producer, consumer, argument name)``."""
+        return [(src, rec, arg) for rec in self.nodes
+                for src, arg in zip(rec.inputs, rec.input_names)]
+
+    def roots(self) -> list[NodeRecord]:
+        """Nodes with no nesting parent."""
+        return [r for r in self.nodes if r.parent is None]
+
+    def children(self, record: NodeRecord) -> list[NodeRecord]:
+        """Nodes created by ``record``'s body."""
+        return list(record.children or ())
+
+    def parent(self, record: NodeRecord) -> NodeRecord | None:
+        """The node whose body created ``record``."""
+        return record.parent
+
+    def nesting_tree(self) -> dict[str, list[str]]:
+        """``{parent name: [child names]}`` for every node that has children."""
+        tree: dict[str, list[str]] = {}
+        for rec in self.nodes:
+            if rec.children:
+                tree.setdefault(rec.name, []).extend(c.name for c in rec.children)
+        return tree
+
+    def failed(self) -> list[NodeRecord]:
+        """Nodes whose body raised (or whose child failed)."""
+        return [r for r in self.nodes if r.state == NodeState.FAILED]
+
+    def skipped(self) -> list[NodeRecord]:
+        """Nodes that never ran because something they needed failed."""
+        return [r for r in self.nodes if r.state == NodeState.SKIPPED]
+
+    # -- timing -------------------------------------------------------------------------
+    def makespan(self) -> float:
+        """Seconds from the first start to the last end (0.0 before anything ran)."""
+        ran = [r for r in self.nodes if r.start is not None and r.end is not None]
+        if not ran:
+            return 0.0
+        return max(r.end for r in ran) - min(r.start for r in ran)  # type: ignore[type-var,operator]
+
+    def total_work(self) -> float:
+        """Sum of every node's body duration."""
+        return sum(r.duration or 0.0 for r in self.nodes)
+
+    def critical_path(self, weight: str = "duration") -> list[NodeRecord]:
+        """The heaviest chain of nodes, where a node waits on its inputs and a parent on its
+        children. ``weight`` is ``"duration"`` (measured), ``"cost"`` (hints, else 1) or
+        ``"unit"``.
+        """
+        order = _topological(self.nodes)
+        best: dict[int, float] = {}
+        via: dict[int, NodeRecord | None] = {}
+        for rec in order:
+            before = list(rec.inputs) + list(rec.children or ())
+            prev = max(before, key=lambda r: best[r.id], default=None)
+            best[rec.id] = _weight(rec, weight) + (best[prev.id] if prev is not None else 0.0)
+            via[rec.id] = prev
+        if not order:
+            return []
+        tail: NodeRecord | None = max(order, key=lambda r: best[r.id])
+        chain: list[NodeRecord] = []
+        while tail is not None:
+            chain.append(tail)
+            tail = via[tail.id]
+        chain.reverse()
+        return chain
+
+    def critical_path_length(self, weight: str = "duration") -> float:
+        """The summed weight of :meth:`critical_path`."""
+        return sum(_weight(r, weight) for r in self.critical_path(weight))
+
+
+def _weight(record: NodeRecord, weight: str) -> float:
+    if weight == "duration":
+        return record.duration or 0.0
+    if weight == "cost":
+        return float(record.cost) if record.cost is not None else 1.0
+    if weight == "unit":
+        return 1.0
+    raise ValueError(f"weight must be 'duration', 'cost' or 'unit', not {weight!r}")
+
+
+def _topological(records: list[NodeRecord]) -> list[NodeRecord]:
+    """Records ordered so inputs and children come before the node that waits on them."""
+    members = {r.id for r in records}
+    order: list[NodeRecord] = []
+    done: set[int] = set()
+    for start in records:
+        stack: list[tuple[NodeRecord, bool]] = [(start, False)]
+        while stack:
+            rec, expanded = stack.pop()
+            if rec.id in done:
+                continue
+            if expanded:
+                done.add(rec.id)
+                order.append(rec)
+                continue
+            stack.append((rec, True))
+            for dep in list(rec.inputs) + list(rec.children or ()):
+                if dep.id in members and dep.id not in done:
+                    stack.append((dep, False))
+    return order
+
+
+def describe_chain(records: list[NodeRecord], limit: int = 8) -> str:
+    """A nesting chain for an error message, shortened in the middle when long."""
+    names = [r.name for r in records]
+    if len(names) > limit:
+        names = names[: limit // 2] + [f"... {len(names) - limit} more ..."] + names[-limit // 2:]
+    return PATH_SEPARATOR.join(names)
+
+
+def ensure_record(obj: object) -> NodeRecord:
+    """Raise a helpful ``TcgError`` unless ``obj`` is a node record."""
+    if not isinstance(obj, NodeRecord):
+        raise TcgError(f"expected a node record, got {type(obj).__name__}")
+    return obj

@@ -1,0 +1,603 @@
+"""resolve(): one event loop that runs a graph as early as its inputs allow.
+
+Policy
+------
+* A node is *ready* the moment its last input is done; it is started at once if a
+  worker is free. Nothing waits for a level or a batch to finish.
+* When more nodes are ready than workers are free, the one with the longest remaining
+  path to the end of the graph goes first (critical-path-first list scheduling). A
+  node's weight is its ``cost=`` hint, else the mean duration measured in earlier runs
+  of the same function, else 1. The serial executor keeps first-ready-first-run order,
+  so its runs are reproducible.
+* A node whose body creates other nodes (its *children*) hands them to this loop and
+  returns; its worker is free again. The node completes when every child is done
+  (returned or not), and its value is the returned structure with every future in it
+  replaced by its value.
+* Nodes whose measured mean duration is tiny run in the loop's own thread instead of
+  being handed to a worker: a thread hand-off would cost more than the work.
+* Fail fast by default: after the first failure nothing new starts and ``resolve``
+  raises at once. With ``keep_going=True`` every node that does not depend on a failure
+  still runs, and one error lists every failure.
+
+State
+-----
+Per node, in the record's private slots: ``_npending`` (inputs or children not yet
+done), ``_consumers`` (nodes of this run waiting on it), ``_run`` (the run that owns
+it). Per run, in ``_Run``: the ready queue, the events queue workers report on, the
+count of unfinished nodes and bodies in flight, timeout deadlines, and the failures.
+The loop waits on its queue with a timeout, so Ctrl-C and deadlines get through.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from queue import Empty, SimpleQueue
+from typing import Any
+
+from ._context import BodyFrame, current_frame, run_body
+from ._errors import (CycleError, DependencyError, NodeError, NodeFailures, NodeTimeoutError,
+                      RecursionDepthError, ResolveCancelled, SerializationError, TcgError)
+from ._executors import Adapter, make_adapter
+from ._executors._pool import describe_pool_failure
+from ._graph import NodeRecord, NodeState, describe_chain
+from ._node import Future, require_futures, scan_futures, substitute
+
+__all__ = ["resolve", "resolve_futures", "DEFAULT_MAX_DEPTH"]
+
+DEFAULT_MAX_DEPTH = 200
+#: Bodies measured faster than this run in the scheduler's thread (seconds).
+INLINE_BELOW = 30e-6
+_WAIT_SLICE = 0.2  # how long one wait may block before checking Ctrl-C and deadlines
+
+PENDING, RUNNING, DONE = NodeState.PENDING, NodeState.RUNNING, NodeState.DONE
+FAILED, SKIPPED = NodeState.FAILED, NodeState.SKIPPED
+_FINISHED = frozenset(NodeState.FINISHED)
+
+# Claiming nodes and finishing them happen under one lock, so two resolves that share
+# nodes agree on who runs each one and who waits.
+_LOCK = threading.Lock()
+
+
+@dataclass(eq=False)
+class _Run:
+    adapter: Adapter
+    keep_going: bool
+    max_depth: int
+    inline_tiny: bool
+    nested: bool  # this resolve() was called inside a running node's body
+    events: SimpleQueue[Any] = field(default_factory=SimpleQueue)
+    ready: Any = None
+    unfinished: int = 0
+    in_flight: int = 0
+    external: dict[int, list[NodeRecord]] = field(default_factory=dict)
+    watchers: dict[int, list[_Run]] = field(default_factory=dict)
+    deadlines: list[tuple[float, int, NodeRecord, int]] = field(default_factory=list)
+    retry_args: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    root_waits: set[int] = field(default_factory=set)
+    claimed: list[NodeRecord] = field(default_factory=list)
+    ranks: dict[int, float] = field(default_factory=dict)
+    failures: list[NodeError] = field(default_factory=list)
+    stopped: bool = False
+    todo: deque[tuple[str, NodeRecord]] = field(default_factory=deque)
+    seq: Any = field(default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        self.ordered = self.adapter.workers > 1 and not self.adapter.inline
+        self.ready = [] if self.ordered else deque()
+
+    # -- claiming the part of the graph this run must execute ----------------------------
+    def claim(self, roots: list[NodeRecord]) -> list[NodeRecord]:
+        """Take every unfinished, unowned node reachable from ``roots`` through inputs."""
+        new: list[NodeRecord] = []
+        with _LOCK:
+            stack = [r for r in roots if r.state not in _FINISHED and r._run is None]
+            while stack:
+                rec = stack.pop()
+                if rec._run is not None or rec.state in _FINISHED:
+                    continue
+                rec._run = self
+                rec._consumers = []
+                new.append(rec)
+                for inp in rec.inputs:
+                    if inp._run is None and inp.state not in _FINISHED:
+                        stack.append(inp)
+            self.unfinished += len(new)
+            self.claimed.extend(new)
+            for rec in new:
+                self._count_inputs(rec)
+        return new
+
+    def _count_inputs(self, rec: NodeRecord) -> None:
+        """Set how many inputs ``rec`` waits on and register it with each (under _LOCK)."""
+        pending = 0
+        inputs = rec.inputs
+        for inp in (inputs if len(inputs) < 2 else dict.fromkeys(inputs)):
+            if inp.state == DONE:
+                continue
+            if inp.state in _FINISHED:
+                self.todo.append(("skip", rec))
+                rec.error = DependencyError(f"input {inp.name!r} ({inp.path}) {inp.state}")
+            else:
+                pending += 1
+                self._wait_on(inp, rec)
+        rec._npending = pending
+        if pending == 0 and rec.state == PENDING:
+            self.todo.append(("ready", rec))
+
+    def _wait_on(self, producer: NodeRecord, consumer: NodeRecord | None) -> None:
+        """Make ``consumer`` (``None``: the caller of resolve) wait for ``producer``."""
+        owner = producer._run
+        if owner is self and consumer is not None:
+            producer._consumers.append(consumer)  # type: ignore[union-attr]
+            return
+        if self.nested:
+            raise TcgError(
+                f"node {consumer.name!r} needs {producer.name!r} ({producer.path}), which the "
+                "enclosing resolve() is still running; a node body cannot wait for it. Return "
+                "the future from the body instead: the node's value becomes its value")
+        if owner is None or owner is self:
+            raise TcgError(f"internal error: {producer!r} has no run to wait on")
+        waiting = self.external.setdefault(producer.id, [])
+        if consumer is not None:
+            waiting.append(consumer)
+        owner.watchers.setdefault(producer.id, []).append(self)
+
+    # -- priorities ----------------------------------------------------------------------
+    def rank(self, records: list[NodeRecord]) -> None:
+        """Longest remaining path for each new record (consumers first)."""
+        if not self.ordered:
+            return
+        ranks = self.ranks
+        for rec in _consumers_first(records):
+            below = max((ranks.get(c.id, 0.0) for c in rec._consumers or ()), default=0.0)
+            ranks[rec.id] = _weight(rec) + below
+
+    def push_ready(self, rec: NodeRecord) -> None:
+        if self.ordered:
+            heapq.heappush(self.ready, (-self.ranks.get(rec.id, 0.0), next(self.seq), rec))
+        else:
+            self.ready.append(rec)
+
+    def pop_ready(self) -> NodeRecord:
+        if self.ordered:
+            return heapq.heappop(self.ready)[2]  # type: ignore[no-any-return]
+        return self.ready.popleft()  # type: ignore[no-any-return]
+
+    # -- starting bodies -----------------------------------------------------------------
+    def start(self, rec: NodeRecord) -> None:
+        if rec.state != PENDING:
+            return
+        rec.state = RUNNING
+        rec.attempts += 1
+        saved = self.retry_args.get(rec.id)
+        if saved is not None:
+            args, kwargs = saved
+        else:
+            args, kwargs = rec._args, rec._kwargs
+            if rec.inputs:
+                args = substitute(args)
+                if kwargs:
+                    kwargs = substitute(kwargs)
+            rec._args = rec._kwargs = None
+            if rec.spec.retries:
+                self.retry_args[rec.id] = (args, kwargs)
+        spec = rec.spec
+        key = (rec, rec.attempts)
+        adapter = self.adapter
+        if adapter.inline or (self.inline_tiny and not adapter.isolated and spec.timeout is None
+                              and spec.mean_duration is not None
+                              and spec.mean_duration < INLINE_BELOW):
+            rec.start = time.perf_counter()
+            try:
+                payload = run_body(spec.func, args, kwargs)
+            except Exception as exc:  # noqa: BLE001 - becomes the node's error
+                self.on_outcome(key, False, exc, counted=False)
+            else:
+                self.on_outcome(key, True, payload, counted=False)
+            return
+        rec.start = time.perf_counter()
+        try:
+            adapter.submit(spec, args, kwargs, self.events, key)
+        except TcgError as exc:
+            self.on_outcome(key, False, exc, counted=False)
+            return
+        self.in_flight += 1
+        if spec.timeout is not None:
+            heapq.heappush(self.deadlines, (rec.start + spec.timeout, next(self.seq), rec,
+                                            rec.attempts))
+
+    # -- outcomes ------------------------------------------------------------------------
+    def on_outcome(self, key: tuple[NodeRecord, int], ok: bool, payload: Any, *,
+                   counted: bool = True) -> None:
+        rec, attempt = key
+        if rec._run is not self or rec.state != RUNNING or rec.attempts != attempt \
+                or rec.end is not None:
+            return  # a late answer from a body that timed out or was abandoned
+        if counted:
+            self.in_flight -= 1
+        if ok:
+            value, children, rec.start, rec.end, rec.worker = payload
+            rec.error = None
+            rec.spec.record_duration(rec.end - rec.start)
+            self.retry_args.pop(rec.id, None)
+            self.after_body(rec, value, children)
+        else:
+            rec.end = time.perf_counter()
+            self.on_body_error(rec, payload)
+
+    def on_body_error(self, rec: NodeRecord, exc: BaseException) -> None:
+        retryable = not isinstance(exc, (SerializationError, ResolveCancelled))
+        if retryable and rec.attempts <= rec.spec.retries and not self.stopped:
+            rec.state, rec.end, rec.error = PENDING, None, exc
+            self.push_ready(rec)
+            return
+        self.retry_args.pop(rec.id, None)
+        self.fail(rec, exc)
+
+    def after_body(self, rec: NodeRecord, value: Any, children: list[Future[Any]]) -> None:
+        returned: list[Future[Any]] = []
+        scan_futures(value, returned)
+        if not children and not returned:
+            self.complete(rec, value)
+            return
+        try:
+            waits = self.adopt(rec, children, returned)
+            rec._result = value
+            new = self.claim([c._record for c in children] + waits)
+            with _LOCK:
+                pending = 0
+                for dep in waits:
+                    if dep.state == DONE:
+                        continue
+                    if dep.state in _FINISHED:
+                        rec.error = DependencyError(f"child {dep.name!r} ({dep.path}) {dep.state}")
+                        self.todo.append(("child_failed", rec))
+                        return
+                    pending += 1
+                    self._wait_on(dep, rec)
+                rec._npending = pending
+        except TcgError as exc:
+            self.fail(rec, exc)
+            return
+        self.rank(new)
+        if pending == 0:
+            self.todo.append(("complete", rec))
+
+    def adopt(self, rec: NodeRecord, children: list[Future[Any]],
+              returned: list[Future[Any]]) -> list[NodeRecord]:
+        """Make ``children`` the nested nodes of ``rec``; return what ``rec`` waits on."""
+        child_records = [f._record for f in children]
+        if child_records:
+            lineage = rec.lineage()
+            if len(lineage) >= self.max_depth:
+                raise RecursionDepthError(
+                    f"nodes nested {len(lineage) + 1} deep ({describe_chain(lineage)} › "
+                    f"{child_records[0].name}), over max_depth={self.max_depth}: does the "
+                    "recursion have a base case? Raise the limit with resolve(max_depth=...)")
+            rec.children = child_records
+            returned_ids = {f._record.id for f in returned}
+            for child in child_records:
+                child.parent = rec
+                child.returned = child.id in returned_ids
+        waits = dict.fromkeys(child_records)
+        ancestors = {r.id for r in rec.lineage()}
+        for fut in returned:
+            if fut._record.id in ancestors:
+                raise CycleError(
+                    f"node {rec.name!r} ({rec.path}) returns the future of {fut._record.name!r}, "
+                    "which is itself or encloses it, so it would wait on itself forever")
+            waits[fut._record] = None
+        return list(waits)
+
+    def complete(self, rec: NodeRecord, value: Any) -> None:
+        nout = rec.spec.nout
+        if nout is not None:
+            try:
+                size = len(value)
+            except TypeError:
+                size = -1
+            if size != nout:
+                self.fail(rec, TypeError(
+                    f"@node(nout={nout}) function {rec.name!r} returned "
+                    f"{type(value).__name__} {value!r:.40}, not a sequence of {nout} values"))
+                return
+        handle = rec._handle
+        if handle is not None:
+            handle._value = value
+        self.finish(rec, DONE)
+
+    def finish(self, rec: NodeRecord, state: str) -> None:
+        with _LOCK:
+            rec.state = state
+            watchers = self.watchers.pop(rec.id, None) if self.watchers else None
+            rec._run = None
+        rec._handle = None
+        rec._result = None
+        self.unfinished -= 1
+        consumers, rec._consumers = rec._consumers, None
+        if consumers:
+            self.notify(rec, consumers)
+        if watchers:
+            for run in watchers:
+                run.events.put(("external", rec))
+
+    def notify(self, rec: NodeRecord, consumers: list[NodeRecord]) -> None:
+        todo = self.todo
+        if rec.state == DONE:
+            for consumer in consumers:
+                consumer._npending -= 1
+                if consumer._npending == 0:
+                    if consumer.state == PENDING:
+                        self.push_ready(consumer)
+                    elif consumer.state == RUNNING:
+                        todo.append(("complete", consumer))
+            return
+        for consumer in consumers:
+            if consumer.state == PENDING:
+                consumer.error = DependencyError(f"input {rec.name!r} ({rec.path}) {rec.state}")
+                todo.append(("skip", consumer))
+            elif consumer.state == RUNNING:
+                consumer.error = DependencyError(f"child {rec.name!r} ({rec.path}) {rec.state}")
+                todo.append(("child_failed", consumer))
+
+    def fail(self, rec: NodeRecord, exc: BaseException) -> None:
+        rec.error = exc
+        self.failures.append(node_error(rec))
+        if not self.keep_going:
+            self.stopped = True
+        self.finish(rec, FAILED)
+
+    def drain(self) -> None:
+        """Work through completions and failure propagation without recursion."""
+        todo = self.todo
+        while todo:
+            action, rec = todo.popleft()
+            if action == "ready":
+                if rec.state == PENDING and rec._npending == 0:
+                    self.push_ready(rec)
+            elif action == "complete":
+                if rec.state == RUNNING:
+                    self.complete(rec, substitute(rec._result))
+            elif rec.state in (PENDING, RUNNING) and rec._run is self:
+                self.finish(rec, SKIPPED if action == "skip" else FAILED)
+
+    def on_external(self, rec: NodeRecord) -> None:
+        """Another resolve finished ``rec``, or gave it up unfinished (then we run it)."""
+        consumers = self.external.pop(rec.id, None)
+        if consumers is None:
+            return
+        if rec.state in _FINISHED:
+            if rec.id in self.root_waits:
+                self.root_waits.discard(rec.id)
+                self.unfinished -= 1
+            if consumers:
+                self.notify(rec, consumers)
+            return
+        new = self.claim([rec])
+        with _LOCK:
+            if rec._run is self and rec.id in self.root_waits:
+                self.root_waits.discard(rec.id)
+                self.unfinished -= 1
+            elif rec.id in self.root_waits:
+                self._wait_on(rec, None)
+            for consumer in consumers:
+                self._wait_on(rec, consumer)
+        self.rank(new)
+
+    def wait_for_roots(self, records: list[NodeRecord]) -> None:
+        """Roots another resolve owns: wait for it to finish them."""
+        with _LOCK:
+            for rec in records:
+                if rec._run is not None and rec._run is not self and rec.id not in self.root_waits:
+                    self.root_waits.add(rec.id)
+                    self.unfinished += 1
+                    self._wait_on(rec, None)
+
+    # -- the loop ------------------------------------------------------------------------
+    def loop(self) -> None:
+        adapter = self.adapter
+        self.drain()
+        while self.unfinished and not self.stopped:
+            while self.ready and (adapter.inline or self.in_flight < adapter.workers):
+                self.start(self.pop_ready())
+                self.drain()
+                if self.stopped:
+                    return
+            if not self.unfinished or self.stopped:
+                return
+            if self.ready and (adapter.inline or self.in_flight < adapter.workers):
+                continue
+            if not self.in_flight and not self.external:
+                raise TcgError(f"resolve() cannot make progress: {self.unfinished} nodes wait "
+                               f"on each other ({self.stuck()})")
+            self.wait_for_events()
+
+    def wait_for_events(self) -> None:
+        timeout = _WAIT_SLICE
+        if self.deadlines:
+            timeout = max(0.0, min(timeout, self.deadlines[0][0] - time.perf_counter()))
+        events = self.events
+        try:
+            event = events.get(timeout=timeout)
+        except Empty:
+            event = None
+        while event is not None:
+            self.dispatch(event)
+            try:
+                event = events.get_nowait()
+            except Empty:
+                event = None
+        self.drain()
+        self.expire_deadlines()
+
+    def dispatch(self, event: Any) -> None:
+        if event[0] == "external":
+            self.on_external(event[1])
+            return
+        key, ok, payload = event
+        if not ok:
+            payload = _explain_pool_failure(key[0], payload)
+        self.on_outcome(key, ok, payload)
+
+    def expire_deadlines(self) -> None:
+        deadlines = self.deadlines
+        now = time.perf_counter()
+        while deadlines and deadlines[0][0] <= now:
+            _, _, rec, attempt = heapq.heappop(deadlines)
+            if rec._run is self and rec.state == RUNNING and rec.attempts == attempt \
+                    and rec.end is None:
+                self.in_flight -= 1
+                self.adapter.abandon_worker()
+                rec.end = now
+                self.on_body_error(rec, NodeTimeoutError(
+                    f"node {rec.name!r} ran longer than its timeout={rec.spec.timeout}s; its "
+                    "thread or process was abandoned (it cannot be interrupted safely)"))
+        self.drain()
+
+    def stuck(self) -> str:
+        waiting = [r for r in self.claimed if r._run is self][:5]
+        return ", ".join(f"{r.path} ({r.state})" for r in waiting) or "no nodes"
+
+    def abandon(self) -> None:
+        """Stop: nodes not started go back to pending (a later resolve may run them);
+        bodies still in flight are marked skipped, their late results ignored."""
+        self.ready.clear()
+        self.todo.clear()
+        for rec in self.claimed:
+            if rec._run is not self:
+                continue
+            if rec.state == PENDING:
+                with _LOCK:
+                    rec._run = None
+                    watchers = self.watchers.pop(rec.id, None)
+                rec._consumers, rec._npending = None, 0
+                for run in watchers or ():
+                    run.events.put(("external", rec))
+            else:
+                rec.error = ResolveCancelled(
+                    f"node {rec.name!r} was still running when resolve() stopped")
+                self.finish(rec, SKIPPED)
+        self.claimed.clear()
+
+
+def _weight(rec: NodeRecord) -> float:
+    spec = rec.spec
+    if spec.cost is not None:
+        return float(spec.cost)
+    if spec.mean_duration is not None:
+        return float(spec.mean_duration)
+    return 1.0
+
+
+def _consumers_first(records: list[NodeRecord]) -> list[NodeRecord]:
+    """``records`` ordered so every node comes after the nodes that consume it... reversed:
+    consumers first, for computing remaining-path lengths."""
+    members = {r.id for r in records}
+    indegree = {r.id: 0 for r in records}
+    for rec in records:
+        for c in rec._consumers or ():
+            if c.id in members:
+                indegree[rec.id] += 1
+    order = [r for r in records if indegree[r.id] == 0]
+    by_id = {r.id: r for r in records}
+    position = 0
+    while position < len(order):
+        rec = order[position]
+        position += 1
+        for inp in list(rec.inputs) + list(rec.children or ()):
+            if inp.id in members:
+                indegree[inp.id] -= 1
+                if indegree[inp.id] == 0:
+                    order.append(by_id[inp.id])
+    return order if len(order) == len(records) else records
+
+
+def node_error(rec: NodeRecord) -> NodeError:
+    """The user-facing error for a failed or skipped node, cause chained."""
+    cause = rec.error
+    if rec.state == SKIPPED or isinstance(cause, DependencyError):
+        message = f"node {rec.name!r} ({rec.path}) did not complete: {cause}"
+    else:
+        message = (f"node {rec.name!r} failed ({rec.path}): "
+                   f"{type(cause).__name__}: {cause}")
+    err = NodeError(message, node=rec, path=rec.path)
+    err.__cause__ = cause
+    return err
+
+
+def _explain_pool_failure(rec: NodeRecord, exc: BaseException) -> BaseException:
+    reason = describe_pool_failure(exc)
+    if reason is None:
+        return exc
+    wrapped = SerializationError(f"node {rec.name!r} ({rec.path}): {reason}")
+    if "died" in reason:
+        wrapped = TcgError(f"node {rec.name!r} ({rec.path}): {reason}")
+    wrapped.__cause__ = exc
+    return wrapped
+
+
+def resolve_futures(futures: list[Future[Any]], *, executor: Any = None,
+                    max_workers: int | None = None, keep_going: bool = False,
+                    max_depth: int = DEFAULT_MAX_DEPTH, inline_tiny: bool = True) -> list[Any]:
+    """Resolve ``futures`` in one run and return their values in order."""
+    records = [f._record for f in futures]
+    if all(r.state == DONE for r in records):
+        return [f._get() for f in futures]
+    nested = isinstance(current_frame(), BodyFrame)
+    # A body that resolves inside its worker runs the inner graph right there: it
+    # cannot take a second worker from a pool it is itself occupying.
+    adapter = make_adapter("serial" if nested else executor, max_workers)
+    run = _Run(adapter, keep_going=keep_going, max_depth=max_depth,
+               inline_tiny=inline_tiny, nested=nested)
+    try:
+        run.rank(run.claim(records))
+        run.wait_for_roots(records)
+        run.loop()
+    except BaseException:
+        run.abandon()
+        adapter.close(cancel=True)
+        raise
+    run.abandon()
+    adapter.close(cancel=bool(run.failures))
+    if run.failures:
+        if keep_going:
+            raise NodeFailures(run.failures)
+        raise run.failures[0]
+    return [_value_of(f) for f in futures]
+
+
+def _value_of(future: Future[Any]) -> Any:
+    rec = future._record
+    if rec.state != DONE:
+        raise node_error(rec) if rec.error is not None else TcgError(
+            f"node {rec.name!r} ({rec.path}) is {rec.state}")
+    return future._get()
+
+
+def resolve(*futures: Any, executor: Any = None, max_workers: int | None = None,
+            keep_going: bool = False, max_depth: int = DEFAULT_MAX_DEPTH,
+            inline_tiny: bool = True) -> tuple[Any, ...]:
+    """Resolve several futures in one run; returns their values as a tuple.
+
+    ``executor`` is ``"threads"`` (default), ``"serial"``, ``"processes"``, ``"dask"``,
+    any ``concurrent.futures.Executor`` or a ``distributed.Client``. ``max_workers``
+    caps how many bodies run at once; ``keep_going`` finishes every branch a failure
+    does not touch; ``max_depth`` bounds nesting (runaway recursion); ``inline_tiny``
+    lets nodes measured to take microseconds run without a thread hand-off.
+
+    >>> from tcg_core import node, resolve
+    >>> @node
+    ... def square(x):
+    ...     return x * x
+    >>> resolve(square(2), square(3), executor="serial")
+    (4, 9)
+    """
+    checked = require_futures(futures, "resolve()")
+    return tuple(resolve_futures(checked, executor=executor, max_workers=max_workers,
+                                 keep_going=keep_going, max_depth=max_depth,
+                                 inline_tiny=inline_tiny))
