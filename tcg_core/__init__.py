@@ -14,10 +14,11 @@ from ._graph import GraphModel, NodeRecord, NodeState
 from ._node import Future, Node, NodeFunction, is_future, node
 from ._recorder import Graph
 from ._scheduler import DEFAULT_MAX_DEPTH, resolve
+from ._simulate import Schedule, simulate
 
 __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
-    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH",
+    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "simulate", "Schedule",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
     "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
 ]

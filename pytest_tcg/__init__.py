@@ -1,0 +1,1 @@
+"""pytest-tcg: a pytest plugin for testing computation-graph pipelines (placeholder)."""

@@ -1,0 +1,1 @@
+"""pytest hooks and options for pytest-tcg (placeholder until the plugin lands)."""
