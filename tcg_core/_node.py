@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, Generic, NoReturn, TypeVar, overload
 
 from ._context import current_frame
-from ._graph import GraphModel, NodeRecord, NodeState
+from ._graph import NodeRecord, NodeState
 
 __all__ = ["node", "Node", "NodeFunction", "Future", "is_future", "scan_futures", "substitute"]
 
@@ -76,8 +76,8 @@ class Future(Generic[R]):
         return self._record.state == NodeState.DONE and self._value is not _UNSET
 
     @property
-    def graph(self) -> GraphModel:
-        """The graph this future belongs to: every node it reaches through inputs,
+    def graph(self) -> Any:
+        """The ``Graph`` this future belongs to: every node it reaches through inputs,
         children and parents.
 
         >>> from tcg_core import node
@@ -87,7 +87,9 @@ class Future(Generic[R]):
         >>> one().graph.nodes[0].name
         'one'
         """
-        return GraphModel([self._record])
+        from ._recorder import Graph
+
+        return Graph([self])
 
     def resolve(self, executor: Any = None, **options: Any) -> R:
         """Run what this future needs and return its value (see ``tcg_core.resolve``).
