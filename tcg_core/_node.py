@@ -264,10 +264,9 @@ def _make_binder(func: Callable[..., Any]) -> Callable[..., None] | None:
     namespace: dict[str, Any] = {}
     exec(f"def _binder({', '.join(params)}):\n    pass", namespace)  # noqa: S102
     binder = namespace["_binder"]
-    code = binder.__code__.replace(co_name=func.__name__)
-    if hasattr(code, "co_qualname"):
-        code = code.replace(co_qualname=getattr(func, "__qualname__", func.__name__))
-    binder.__code__ = code
+    # Python names the function in TypeErrors: make it the user's, not ours.
+    name = getattr(func, "__name__", type(func).__name__)
+    binder.__name__ = binder.__qualname__ = name
     binder.__defaults__ = getattr(func, "__defaults__", None)
     binder.__kwdefaults__ = getattr(func, "__kwdefaults__", None)
     return binder  # type: ignore[no-any-return]

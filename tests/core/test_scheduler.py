@@ -1,0 +1,333 @@
+"""resolve(): nesting, unreturned children, recursion, ordering, executors, errors."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import threading
+import time
+
+import pytest
+
+from tcg_core import (CycleError, Graph, NodeError, NodeFailures, RecursionDepthError, node,
+                      resolve)
+
+EXECUTORS = ["serial", "threads", "processes"]
+
+
+@node
+def _add(a: int, b: int) -> int:
+    return a + b
+
+
+@node
+def add(a: int, b: int) -> int:
+    return _add(a, b)  # type: ignore[no-any-return]
+
+
+@node
+def subtract(a: int, b: int) -> int:
+    return a - b
+
+
+@node
+def multiply(a: int, b: int, c: int) -> int:
+    return a * b * c
+
+
+@node
+def pipeline(a: int, b: int, c: int, d: int) -> int:
+    return multiply(add(a, b), c, subtract(c, d))  # type: ignore[no-any-return]
+
+
+@node
+def fib(n: int) -> int:
+    if n < 2:
+        return n
+    return _add(fib(n - 1), fib(n - 2))  # type: ignore[no-any-return]
+
+
+@node
+def nap(label: str, seconds: float = 0.05, *after: object) -> str:
+    time.sleep(seconds)
+    return label
+
+
+@node
+def side_effect_parent() -> int:
+    _add(1, 1)  # created, never returned: still runs
+    return 5
+
+
+@node
+def boom(x: int) -> int:
+    raise ValueError(f"bad input {x}")
+
+
+@node
+def nested_boom() -> int:
+    return add(1, boom(2))  # type: ignore[no-any-return]
+
+
+@node
+def outer_boom() -> int:
+    return nested_boom()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_seed_pipeline_value_and_nesting(executor: str) -> None:
+    future = pipeline(10, 2, 5, 6)
+    assert future.resolve(executor=executor) == -60
+    graph = future.graph
+    paths = sorted(r.path for r in graph.nodes)
+    assert paths == ["pipeline", "pipeline › add", "pipeline › add › _add",
+                     "pipeline › multiply", "pipeline › subtract"]
+    assert graph.nesting_tree() == {"pipeline": ["add", "subtract", "multiply"],
+                                    "add": ["_add"]}
+    edges = sorted((a.name, b.name, arg) for a, b, arg in graph.edges())
+    assert edges == [("add", "multiply", "a"), ("subtract", "multiply", "c")]
+    assert all(r.state == "done" for r in graph.nodes)
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_recursion_through_nodes(executor: str) -> None:
+    assert fib(12).resolve(executor=executor) == 144
+
+
+def test_unbounded_recursion_stops_with_a_clear_error() -> None:
+    @node
+    def forever(n: int) -> int:
+        return forever(n + 1)  # type: ignore[no-any-return]
+
+    with pytest.raises(NodeError) as info:
+        forever(0).resolve(executor="serial", max_depth=20)
+    assert isinstance(info.value.__cause__, RecursionDepthError)
+    assert "max_depth=20" in str(info.value)
+    assert "forever › forever" in str(info.value)
+
+
+def test_unreturned_children_run_and_are_marked() -> None:
+    future = side_effect_parent()
+    assert future.resolve() == 5
+    (child,) = future.node.children or []
+    assert child.state == "done"
+    assert child.returned is False
+    assert child.parent is future.node
+
+
+def test_a_body_returning_its_own_ancestor_is_a_cycle_error() -> None:
+    holder: list[object] = []
+
+    @node
+    def inner() -> object:
+        return holder[0]
+
+    @node
+    def outer() -> object:
+        return inner()
+
+    top = outer()
+    holder.append(top)
+    with pytest.raises(NodeError) as info:
+        top.resolve(executor="serial")
+    assert isinstance(info.value.__cause__, CycleError)
+
+
+def test_graph_records_every_future_even_unconsumed() -> None:
+    with Graph() as g:
+        a = _add(1, 2)
+        _add(a, 3)
+        _add(100, 0)
+    assert [f.name for f in g.futures] == ["_add"] * 3
+    assert g.resolve(executor="serial") == [3, 6, 100]
+    with pytest.raises(LookupError):  # names repeat: value() needs a unique name
+        g.value("_add")
+
+
+def test_graph_context_does_not_record_children_created_in_bodies() -> None:
+    with Graph() as g:
+        pipeline(1, 1, 1, 1)
+        g.resolve(executor="serial")
+    assert len(g.futures) == 1
+    assert len(g.nodes) == 5
+
+
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_independent_nodes_overlap(executor: str) -> None:
+    with Graph() as g:
+        root = nap("A", 0.2)
+        nap("B", 0.2, root)
+        nap("C", 0.2, root)
+    g.resolve(executor=executor, max_workers=2)
+    _, b, c = g.nodes
+    assert b.start is not None and c.start is not None and b.end and c.end
+    assert b.start < c.end and c.start < b.end, "B and C should have run at the same time"
+    assert b.start >= root.node.end - 1e-3  # type: ignore[operator]
+
+
+def test_scarce_workers_run_the_longest_remaining_path_first() -> None:
+    order: list[str] = []
+
+    @node(cost=1)
+    def step(label: str, *after: object) -> str:
+        order.append(label)
+        return label
+
+    with Graph() as g:
+        start = step("start")
+        short = step("short", start)
+        long1 = step("long1", start)
+        long2 = step("long2", long1)
+        step("end", short, long2)
+    # Register "short" before "long1" so FIFO order would pick it first.
+    g.resolve(executor="threads", max_workers=1, inline_tiny=False)
+    assert order.index("long1") < order.index("short")
+
+
+def test_serial_order_is_deterministic() -> None:
+    def run() -> list[str]:
+        seen: list[str] = []
+
+        @node
+        def rec(label: str, *after: object) -> None:
+            seen.append(label)
+
+        with Graph() as g:
+            a = rec("a")
+            b = rec("b", a)
+            c = rec("c", a)
+            rec("d", b, c)
+        g.resolve(executor="serial")
+        return seen
+
+    first = run()
+    assert first == run()
+    assert first[0] == "a" and first[-1] == "d" and sorted(first[1:3]) == ["b", "c"]
+
+
+def test_a_parent_does_not_hold_a_worker_while_children_run() -> None:
+    @node
+    def leaf(x: int) -> int:
+        return x
+
+    @node
+    def level(n: int) -> int:
+        if n == 0:
+            return leaf(1)  # type: ignore[no-any-return]
+        return _add(level(n - 1), level(n - 1))  # type: ignore[no-any-return]
+
+    assert level(5).resolve(executor="threads", max_workers=1, inline_tiny=False) == 32
+
+
+def test_a_body_may_resolve_inside_its_worker_even_with_one_worker() -> None:
+    @node
+    def eager(x: int) -> int:
+        return _add(x, 1).resolve() * 10  # type: ignore[no-any-return]
+
+    assert eager(eager(1)).resolve(executor="threads", max_workers=1) == 210
+
+
+def test_users_own_executor_is_used_and_not_shut_down() -> None:
+    with cf.ThreadPoolExecutor(max_workers=2) as pool:
+        names: set[str] = set()
+
+        @node
+        def where() -> str:
+            names.add(threading.current_thread().name)
+            return "ok"
+
+        assert resolve(where(), where(), executor=pool, inline_tiny=False) == ("ok", "ok")
+        assert pipeline(10, 2, 5, 6).resolve(executor=pool) == -60
+        assert pool.submit(lambda: 1).result() == 1  # still usable
+    assert all(n.startswith("ThreadPoolExecutor") for n in names)
+
+
+def test_failure_names_node_path_and_cause() -> None:
+    with pytest.raises(NodeError) as info:
+        outer_boom().resolve(executor="serial")
+    message = str(info.value)
+    assert "node 'boom' failed (outer_boom › nested_boom › boom)" in message
+    assert "ValueError: bad input 2" in message
+    assert isinstance(info.value.__cause__, ValueError)
+    assert info.value.__cause__.__traceback__ is not None
+
+
+def test_keep_going_reports_every_failure_and_finishes_the_rest() -> None:
+    with Graph() as g:
+        bad1 = boom(1)
+        bad2 = boom(2)
+        ok = _add(1, 2)
+        downstream = _add(bad1, 1)
+    with pytest.raises(NodeFailures) as info:
+        g.resolve(keep_going=True)
+    assert len(info.value.errors) == 2
+    assert "2 nodes failed" in str(info.value)
+    assert ok.resolve() == 3
+    assert downstream.state == "skipped"
+    assert {bad1.state, bad2.state} == {"failed"}
+    assert sorted(r.name for r in g.failed()) == ["boom", "boom"]
+
+
+def test_resolving_a_failed_future_again_raises_again_without_rerunning() -> None:
+    runs: list[int] = []
+
+    @node
+    def flaky() -> int:
+        runs.append(1)
+        raise RuntimeError("nope")
+
+    f = flaky()
+    for _ in range(2):
+        with pytest.raises(NodeError, match="nope"):
+            f.resolve(executor="serial")
+    assert runs == [1]
+
+
+def test_retries_rerun_a_failing_body() -> None:
+    attempts: list[int] = []
+
+    @node(retries=2)
+    def shaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise OSError("transient")
+        return "ok"
+
+    future = shaky()
+    assert future.resolve() == "ok"
+    assert future.node.attempts == 3
+
+
+def test_values_are_released_when_no_longer_needed() -> None:
+    import gc
+    import weakref
+
+    class Big:
+        pass
+
+    refs: list[weakref.ref[Big]] = []
+
+    @node
+    def make() -> Big:
+        big = Big()
+        refs.append(weakref.ref(big))
+        return big
+
+    @node
+    def use(b: Big) -> int:
+        return 1
+
+    total = use(make())
+    assert total.resolve(executor="serial") == 1
+    gc.collect()
+    assert refs[0]() is None, "the intermediate value should be released"
+
+
+def test_a_long_chain_needs_no_recursion() -> None:
+    @node
+    def inc(x: int) -> int:
+        return x + 1
+
+    future: object = 0
+    for _ in range(50_000):
+        future = inc(future)
+    assert future.resolve(executor="serial") == 50_000  # type: ignore[attr-defined]
