@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["Frame", "BodyFrame", "current_frame", "run_body", "inside_body"]
+__all__ = ["FRAME", "Frame", "BodyFrame", "current_frame", "run_body", "inside_body"]
 
 
 class Frame:
@@ -33,6 +33,7 @@ class BodyFrame(Frame):
 
 
 _frame: ContextVar[Frame | None] = ContextVar("tcg_frame", default=None)
+FRAME = _frame  # the scheduler's inline hot path sets it directly
 current_frame = _frame.get
 
 
@@ -50,9 +51,17 @@ def inside_body() -> bool:
     return isinstance(_frame.get(), BodyFrame)
 
 
+_names = threading.local()
+
+
 def worker_name() -> str:
-    """A short label of the thread or process running the current body."""
-    return f"{os.getpid()}:{threading.current_thread().name}"
+    """A short label of the thread or process running the current body (cached per
+    thread: it is asked once per node)."""
+    try:
+        return _names.label  # type: ignore[no-any-return]
+    except AttributeError:
+        _names.label = f"{os.getpid()}:{threading.current_thread().name}"
+        return _names.label  # type: ignore[no-any-return]
 
 
 def run_body(func: Callable[..., Any], args: tuple[Any, ...],

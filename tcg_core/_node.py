@@ -226,12 +226,16 @@ def substitute(obj: Any) -> Any:
     cls = obj.__class__
     if cls is Future:
         return obj._value
+    if cls is tuple:
+        return tuple([substitute(item) for item in obj])
+    if cls is list:
+        return [substitute(item) for item in obj]
+    if cls is dict:
+        return {substitute(k): substitute(v) for k, v in obj.items()}
+    if cls is set or cls is frozenset:
+        return cls(substitute(item) for item in obj)
     if isinstance(obj, Future):
         return obj._get()
-    if cls in _CONTAINERS:
-        if cls is dict:
-            return {substitute(k): substitute(v) for k, v in obj.items()}
-        return cls(substitute(item) for item in obj)
     return obj
 
 
@@ -329,23 +333,35 @@ class NodeFunction(Generic[R]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._binder is not None:
             self._binder(*args, **kwargs)
-        found: list[Future[Any]] = []
-        inputs: tuple[NodeRecord, ...] = ()
-        names: tuple[str, ...] = ()
+        inputs: list[NodeRecord] | None = None
+        names: list[str] | None = None
         for index, arg in enumerate(args):
-            before = len(found)
-            scan_futures(arg, found)
-            if len(found) > before:
-                label = self._positional_name(index)
-                inputs += tuple(f._record for f in found[before:])
-                names += (label,) * (len(found) - before)
-        for key, arg in kwargs.items():
-            before = len(found)
-            scan_futures(arg, found)
-            if len(found) > before:
-                inputs += tuple(f._record for f in found[before:])
-                names += (key,) * (len(found) - before)
-        record = NodeRecord(self.name, self, args, kwargs or None, inputs, names)
+            cls = arg.__class__
+            if cls is Future:  # the common case, without a scan
+                if inputs is None:
+                    inputs, names = [], []
+                inputs.append(arg._record)
+                names.append(self._positional_name(index))  # type: ignore[union-attr]
+            elif cls in _CONTAINERS or isinstance(arg, Future):
+                found: list[Future[Any]] = []
+                scan_futures(arg, found)
+                if found:
+                    if inputs is None:
+                        inputs, names = [], []
+                    label = self._positional_name(index)
+                    inputs.extend(f._record for f in found)
+                    names.extend([label] * len(found))  # type: ignore[union-attr]
+        if kwargs:
+            for key, arg in kwargs.items():
+                found = []
+                scan_futures(arg, found)
+                if found:
+                    if inputs is None:
+                        inputs, names = [], []
+                    inputs.extend(f._record for f in found)
+                    names.extend([key] * len(found))  # type: ignore[union-attr]
+        record = NodeRecord(self.name, self, args, kwargs or None,
+                            tuple(inputs) if inputs else (), tuple(names) if names else ())
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:
@@ -355,8 +371,9 @@ class NodeFunction(Generic[R]):
         return future
 
     def _positional_name(self, index: int) -> str:
-        if index < len(self._positional):
-            return self._positional[index]
+        positional = self._positional
+        if index < len(positional):
+            return positional[index]
         return f"{self._star or 'args'}[{index - len(self._positional)}]"
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:

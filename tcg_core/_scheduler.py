@@ -30,16 +30,18 @@ The loop waits on its queue with a timeout, so Ctrl-C and deadlines get through.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import threading
 import time
 from collections import deque
+from time import perf_counter
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from ._context import BodyFrame, current_frame, run_body
+from ._context import FRAME, BodyFrame, current_frame, worker_name
 from ._errors import (CycleError, DependencyError, NodeError, NodeFailures, NodeTimeoutError,
                       RecursionDepthError, ResolveCancelled, SerializationError, TcgError)
 from ._executors import Adapter, make_adapter
@@ -52,11 +54,13 @@ __all__ = ["resolve", "resolve_futures", "DEFAULT_MAX_DEPTH"]
 DEFAULT_MAX_DEPTH = 200
 #: Bodies measured faster than this run in the scheduler's thread (seconds).
 INLINE_BELOW = 30e-6
-_WAIT_SLICE = 0.2  # how long one wait may block before checking Ctrl-C and deadlines
+_WAIT_SLICE = 0.2
+_FREEZE_ABOVE = 20_000  # nodes; below this a full GC pass is cheap anyway  # how long one wait may block before checking Ctrl-C and deadlines
 
 PENDING, RUNNING, DONE = NodeState.PENDING, NodeState.RUNNING, NodeState.DONE
 FAILED, SKIPPED = NodeState.FAILED, NodeState.SKIPPED
 _FINISHED = frozenset(NodeState.FINISHED)
+_NEEDS_SCAN = frozenset({list, tuple, dict, set, frozenset})
 
 # Claiming nodes and finishing them happen under one lock, so two resolves that share
 # nodes agree on who runs each one and who waits.
@@ -87,6 +91,7 @@ class _Run:
     seq: Any = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
+        self.label = worker_name()
         self.ordered = self.adapter.workers > 1 and not self.adapter.inline
         self.ready = [] if self.ordered else deque()
 
@@ -101,7 +106,6 @@ class _Run:
                 if rec._run is not None or rec.state in _FINISHED:
                     continue
                 rec._run = self
-                rec._consumers = []
                 new.append(rec)
                 for inp in rec.inputs:
                     if inp._run is None and inp.state not in _FINISHED:
@@ -133,7 +137,10 @@ class _Run:
         """Make ``consumer`` (``None``: the caller of resolve) wait for ``producer``."""
         owner = producer._run
         if owner is self and consumer is not None:
-            producer._consumers.append(consumer)  # type: ignore[union-attr]
+            if producer._consumers is None:
+                producer._consumers = [consumer]
+            else:
+                producer._consumers.append(consumer)
             return
         if self.nested:
             raise TcgError(
@@ -180,26 +187,21 @@ class _Run:
         else:
             args, kwargs = rec._args, rec._kwargs
             if rec.inputs:
-                args = substitute(args)
+                args = tuple([a._value if a.__class__ is Future else substitute(a)  # type: ignore[union-attr]
+                              for a in args])
                 if kwargs:
                     kwargs = substitute(kwargs)
             rec._args = rec._kwargs = None
             if rec.spec.retries:
                 self.retry_args[rec.id] = (args, kwargs)
         spec = rec.spec
-        key = (rec, rec.attempts)
         adapter = self.adapter
         if adapter.inline or (self.inline_tiny and not adapter.isolated and spec.timeout is None
                               and spec.mean_duration is not None
                               and spec.mean_duration < INLINE_BELOW):
-            rec.start = time.perf_counter()
-            try:
-                payload = run_body(spec.func, args, kwargs)
-            except Exception as exc:  # noqa: BLE001 - becomes the node's error
-                self.on_outcome(key, False, exc, counted=False)
-            else:
-                self.on_outcome(key, True, payload, counted=False)
+            self.run_inline(rec, spec, args, kwargs)
             return
+        key = (rec, rec.attempts)
         rec.start = time.perf_counter()
         try:
             adapter.submit(spec, args, kwargs, self.events, key)
@@ -210,6 +212,39 @@ class _Run:
         if spec.timeout is not None:
             heapq.heappush(self.deadlines, (rec.start + spec.timeout, next(self.seq), rec,
                                             rec.attempts))
+
+    def run_inline(self, rec: NodeRecord, spec: Any, args: tuple[Any, ...],
+                   kwargs: dict[str, Any] | None) -> None:
+        """Run a body in this thread. The common case (a plain value, no children) is
+        completed right here: this is the per-node hot path of serial and tiny nodes."""
+        frame = BodyFrame()
+        token = FRAME.set(frame)
+        failure: Exception | None = None
+        start = perf_counter()
+        try:
+            value = spec.func(*args, **kwargs) if kwargs else spec.func(*args)
+        except Exception as exc:  # noqa: BLE001 - becomes the node's error
+            failure = exc
+        finally:
+            end = perf_counter()
+            FRAME.reset(token)
+        rec.start, rec.end, rec.worker = start, end, self.label
+        if failure is not None:
+            self.on_body_error(rec, failure)
+            return
+        mean = spec.mean_duration
+        spec.mean_duration = end - start if mean is None else 0.8 * mean + 0.2 * (end - start)
+        if rec.error is not None:
+            rec.error = None
+            self.retry_args.pop(rec.id, None)
+        children = frame.futures
+        if children or value.__class__ in _NEEDS_SCAN or isinstance(value, Future):
+            self.after_body(rec, value, children)
+        elif spec.nout is not None:
+            self.complete(rec, value)
+        else:
+            rec._handle._value = value
+            self.finish(rec, DONE)
 
     # -- outcomes ------------------------------------------------------------------------
     def on_outcome(self, key: tuple[NodeRecord, int], ok: bool, payload: Any, *,
@@ -224,7 +259,8 @@ class _Run:
             value, children, rec.start, rec.end, rec.worker = payload
             rec.error = None
             rec.spec.record_duration(rec.end - rec.start)
-            self.retry_args.pop(rec.id, None)
+            if self.retry_args:
+                self.retry_args.pop(rec.id, None)
             self.after_body(rec, value, children)
         else:
             rec.end = time.perf_counter()
@@ -321,7 +357,17 @@ class _Run:
         self.unfinished -= 1
         consumers, rec._consumers = rec._consumers, None
         if consumers:
-            self.notify(rec, consumers)
+            if state == DONE and not self.ordered:
+                ready = self.ready
+                for consumer in consumers:  # notify()'s common case, inlined
+                    consumer._npending -= 1
+                    if consumer._npending == 0:
+                        if consumer.state == PENDING:
+                            ready.append(consumer)
+                        elif consumer.state == RUNNING:
+                            self.todo.append(("complete", consumer))
+            else:
+                self.notify(rec, consumers)
         if watchers:
             for run in watchers:
                 run.events.put(("external", rec))
@@ -402,6 +448,12 @@ class _Run:
     def loop(self) -> None:
         adapter = self.adapter
         self.drain()
+        if adapter.inline:
+            ready, todo, start = self.ready, self.todo, self.start
+            while ready and not self.stopped:
+                start(ready.popleft())
+                if todo:
+                    self.drain()
         while self.unfinished and not self.stopped:
             while self.ready and (adapter.inline or self.in_flight < adapter.workers):
                 self.start(self.pop_ready())
@@ -554,7 +606,13 @@ def resolve_futures(futures: list[Future[Any]], *, executor: Any = None,
     adapter = make_adapter("serial" if nested else executor, max_workers)
     run = _Run(adapter, keep_going=keep_going, max_depth=max_depth,
                inline_tiny=inline_tiny, nested=nested)
+    frozen = False
     try:
+        frozen = not nested and gc.isenabled()
+        if frozen:
+            # A big graph would make every full collection rescan it; what exists now
+            # stays alive while we run anyway, so let the GC skip it until we return.
+            gc.freeze()
         run.rank(run.claim(records))
         run.wait_for_roots(records)
         run.loop()
@@ -562,6 +620,9 @@ def resolve_futures(futures: list[Future[Any]], *, executor: Any = None,
         run.abandon()
         adapter.close(cancel=True)
         raise
+    finally:
+        if frozen:
+            gc.unfreeze()
     run.abandon()
     adapter.close(cancel=bool(run.failures))
     if run.failures:
