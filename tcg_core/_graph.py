@@ -36,8 +36,8 @@ class NodeRecord:
     ``inputs`` (records this node consumes), ``input_names`` (the argument each came
     through), ``start``/``end`` (``time.perf_counter()`` of the body), ``worker``,
     ``error``, ``returned`` (``False`` for a child its parent created but did not
-    return) and ``attempts``. Values are not kept here: they live on the node's
-    ``Future`` so they are released as soon as nothing needs them.
+    return), ``attempts`` and ``value``. Values live on the node's ``Future``, so they
+    are released as soon as nothing needs them; ``value`` reaches them while it lives.
     """
 
     __slots__ = (
@@ -79,6 +79,21 @@ class NodeRecord:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["name"], state["spec"], state["_args"], state["_kwargs"],  # type: ignore[misc]
                       state["inputs"], state["input_names"])
+
+    @property
+    def value(self) -> Any:
+        """The node's value, while its future is still referenced somewhere.
+
+        Values are released once nothing needs them; asking then raises ``LookupError``.
+        """
+        if self.state != NodeState.DONE:
+            raise LookupError(f"node {self.name!r} ({self.path}) is {self.state}, it has no value")
+        handle = self._handle() if self._handle is not None else None
+        if handle is None:
+            raise LookupError(f"the value of {self.name!r} ({self.path}) was released: nothing "
+                              "referenced its future any more; keep the future (or record it "
+                              "in a Graph) to keep its value")
+        return handle._get()
 
     @property
     def duration(self) -> float | None:

@@ -48,7 +48,7 @@ class Future(Generic[R]):
     6
     """
 
-    __slots__ = ("_record", "_value")
+    __slots__ = ("_record", "_value", "__weakref__")
 
     def __init__(self, record: NodeRecord) -> None:
         self._record = record

@@ -36,6 +36,7 @@ import itertools
 import threading
 import time
 from collections import deque
+from weakref import ref as _weakref
 from time import perf_counter
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
@@ -352,7 +353,9 @@ class _Run:
             rec.state = state
             watchers = self.watchers.pop(rec.id, None) if self.watchers else None
             rec._run = None
-        rec._handle = None
+        handle = rec._handle
+        # Keep only a weak reference: the value lives as long as the user's future.
+        rec._handle = _weakref(handle) if handle is not None and state == DONE else None
         rec._result = None
         self.unfinished -= 1
         consumers, rec._consumers = rec._consumers, None

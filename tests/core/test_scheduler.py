@@ -331,3 +331,17 @@ def test_a_long_chain_needs_no_recursion() -> None:
     for _ in range(50_000):
         future = inc(future)
     assert future.resolve(executor="serial") == 50_000  # type: ignore[attr-defined]
+
+
+def test_record_value_is_reachable_while_the_future_lives() -> None:
+    import gc
+
+    first = _add(1, 2)
+    total = _add(first, 10)
+    assert total.resolve(executor="serial") == 13
+    assert first.node.value == 3 and total.node.value == 13
+    record = first.node
+    del first
+    gc.collect()
+    with pytest.raises(LookupError, match="released"):
+        _ = record.value
