@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["FRAME", "Frame", "BodyFrame", "current_frame", "run_body", "inside_body"]
+__all__ = ["FRAME", "BodyFrame", "Frame", "current_frame", "inside_body", "run_body"]
 
 
 class Frame:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ._errors import PATH_SEPARATOR, TcgError
 
-__all__ = ["NodeRecord", "GraphModel", "NodeState"]
+__all__ = ["GraphModel", "NodeRecord", "NodeState"]
 
 _ids = itertools.count(1)
 
@@ -41,9 +41,27 @@ class NodeRecord:
     """
 
     __slots__ = (
-        "id", "name", "spec", "parent", "children", "state", "inputs", "input_names",
-        "start", "end", "worker", "error", "returned", "attempts",
-        "_args", "_kwargs", "_handle", "_npending", "_consumers", "_run", "_result",
+        "_args",
+        "_consumers",
+        "_handle",
+        "_kwargs",
+        "_npending",
+        "_result",
+        "_run",
+        "attempts",
+        "children",
+        "end",
+        "error",
+        "id",
+        "input_names",
+        "inputs",
+        "name",
+        "parent",
+        "returned",
+        "spec",
+        "start",
+        "state",
+        "worker",
     )
 
     def __init__(self, name: str, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
@@ -196,7 +214,7 @@ class GraphModel:
     def edges(self) -> list[tuple[NodeRecord, NodeRecord, str]]:
         """Data edges ``(producer, consumer, argument name)``."""
         return [(src, rec, arg) for rec in self.nodes
-                for src, arg in zip(rec.inputs, rec.input_names)]
+                for src, arg in zip(rec.inputs, rec.input_names, strict=True)]
 
     def roots(self) -> list[NodeRecord]:
         """Nodes with no nesting parent."""
@@ -302,7 +320,8 @@ def describe_chain(records: list[NodeRecord], limit: int = 8) -> str:
     """A nesting chain for an error message, shortened in the middle when long."""
     names = [r.name for r in records]
     if len(names) > limit:
-        names = names[: limit // 2] + [f"... {len(names) - limit} more ..."] + names[-limit // 2:]
+        names = [*names[:limit // 2], f"... {len(names) - limit} more ...",
+                 *names[-limit // 2:]]
     return PATH_SEPARATOR.join(names)
 
 

@@ -10,7 +10,7 @@ from typing import Any, Generic, NoReturn, TypeVar, overload
 from ._context import current_frame
 from ._graph import NodeRecord, NodeState
 
-__all__ = ["node", "Node", "NodeFunction", "Future", "is_future", "scan_futures", "substitute"]
+__all__ = ["Future", "Node", "NodeFunction", "is_future", "node", "scan_futures", "substitute"]
 
 R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,7 +48,7 @@ class Future(Generic[R]):
     6
     """
 
-    __slots__ = ("_record", "_value", "__weakref__")
+    __slots__ = ("__weakref__", "_record", "_value")
 
     def __init__(self, record: NodeRecord) -> None:
         self._record = record
@@ -143,10 +143,10 @@ class Future(Generic[R]):
         rec = self._record
         return f"<Future {rec.name}#{rec.id} {rec.state}>"
 
-    def __getstate__(self) -> tuple[NodeRecord, Any]:
+    def __getstate__(self) -> tuple[Any, Any]:
         return (self._record, self._value)
 
-    def __setstate__(self, state: tuple[NodeRecord, Any]) -> None:
+    def __setstate__(self, state: tuple[Any, Any]) -> None:
         self._record, self._value = state
         if self._record._handle is None and self._record.state == NodeState.PENDING:
             self._record._handle = self
@@ -192,7 +192,7 @@ class _ItemFuture(Future[Any]):
         return f"<Future {self._record.name}#{self._record.id}[{self._key!r}] " \
                f"{self._record.state}>"
 
-    def __getstate__(self) -> tuple[NodeRecord, Any]:  # type: ignore[override]
+    def __getstate__(self) -> tuple[Any, Any]:
         return (self._base, self._key)
 
     def __setstate__(self, state: Any) -> None:
@@ -266,7 +266,7 @@ def _make_binder(func: Callable[..., Any]) -> Callable[..., None] | None:
     if pos_only_seen:
         params.append("/")
     namespace: dict[str, Any] = {}
-    exec(f"def _binder({', '.join(params)}):\n    pass", namespace)  # noqa: S102
+    exec(f"def _binder({', '.join(params)}):\n    pass", namespace)
     binder = namespace["_binder"]
     # Python names the function in TypeErrors: make it the user's, not ours.
     name = getattr(func, "__name__", type(func).__name__)
@@ -304,6 +304,8 @@ class NodeFunction(Generic[R]):
 
     _tcg_node = True
 
+    name: str
+
     def __init__(self, func: Callable[..., R], *, name: str | None = None,
                  nout: int | None = None, cost: float | None = None, retries: int = 0,
                  timeout: float | None = None) -> None:
@@ -321,7 +323,7 @@ class NodeFunction(Generic[R]):
             raise ValueError(f"cost must be >= 0, got {cost!r}")
         functools.update_wrapper(self, func)
         self.func = func
-        self.name = name or getattr(func, "__name__", type(func).__name__)
+        self.name = name or getattr(func, "__name__", None) or type(func).__name__
         self.nout = nout
         self.cost = cost
         self.retries = retries
@@ -383,7 +385,7 @@ class NodeFunction(Generic[R]):
 
     def __reduce__(self) -> str:
         # Pickle by reference: module-level nodes travel to process workers by name.
-        return str(self.__qualname__)
+        return str(getattr(self, "__qualname__", self.name))
 
     def __repr__(self) -> str:
         return f"<node {self.name}>"

@@ -36,27 +36,35 @@ import itertools
 import threading
 import time
 from collections import deque
-from weakref import ref as _weakref
-from time import perf_counter
 from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
+from time import perf_counter
 from typing import Any
+from weakref import ref as _weakref
 
 from ._context import FRAME, BodyFrame, current_frame, worker_name
-from ._errors import (CycleError, DependencyError, NodeError, NodeFailures, NodeTimeoutError,
-                      RecursionDepthError, ResolveCancelled, SerializationError, TcgError)
+from ._errors import (
+    CycleError,
+    DependencyError,
+    NodeError,
+    NodeFailures,
+    NodeTimeoutError,
+    RecursionDepthError,
+    ResolveCancelled,
+    SerializationError,
+    TcgError,
+)
 from ._executors import Adapter, make_adapter
 from ._executors._pool import describe_pool_failure
 from ._graph import NodeRecord, NodeState, describe_chain
 from ._node import Future, require_futures, scan_futures, substitute
 
-__all__ = ["resolve", "resolve_futures", "DEFAULT_MAX_DEPTH"]
+__all__ = ["DEFAULT_MAX_DEPTH", "resolve", "resolve_futures"]
 
 DEFAULT_MAX_DEPTH = 200
 #: Bodies measured faster than this run in the scheduler's thread (seconds).
 INLINE_BELOW = 30e-6
-_WAIT_SLICE = 0.2
-_FREEZE_ABOVE = 20_000  # nodes; below this a full GC pass is cheap anyway  # how long one wait may block before checking Ctrl-C and deadlines
+_WAIT_SLICE = 0.2  # how long one wait may block before checking Ctrl-C and deadlines
 
 PENDING, RUNNING, DONE = NodeState.PENDING, NodeState.RUNNING, NodeState.DONE
 FAILED, SKIPPED = NodeState.FAILED, NodeState.SKIPPED
@@ -144,8 +152,9 @@ class _Run:
                 producer._consumers.append(consumer)
             return
         if self.nested:
+            who = consumer.name if consumer is not None else "resolve()"
             raise TcgError(
-                f"node {consumer.name!r} needs {producer.name!r} ({producer.path}), which the "
+                f"node {who!r} needs {producer.name!r} ({producer.path}), which the "
                 "enclosing resolve() is still running; a node body cannot wait for it. Return "
                 "the future from the body instead: the node's value becomes its value")
         if owner is None or owner is self:
@@ -186,9 +195,9 @@ class _Run:
         if saved is not None:
             args, kwargs = saved
         else:
-            args, kwargs = rec._args, rec._kwargs
+            args, kwargs = rec._args or (), rec._kwargs
             if rec.inputs:
-                args = tuple([a._value if a.__class__ is Future else substitute(a)  # type: ignore[union-attr]
+                args = tuple([a._value if a.__class__ is Future else substitute(a)
                               for a in args])
                 if kwargs:
                     kwargs = substitute(kwargs)
@@ -224,7 +233,7 @@ class _Run:
         start = perf_counter()
         try:
             value = spec.func(*args, **kwargs) if kwargs else spec.func(*args)
-        except Exception as exc:  # noqa: BLE001 - becomes the node's error
+        except Exception as exc:
             failure = exc
         finally:
             end = perf_counter()
@@ -589,9 +598,8 @@ def _explain_pool_failure(rec: NodeRecord, exc: BaseException) -> BaseException:
     reason = describe_pool_failure(exc)
     if reason is None:
         return exc
-    wrapped = SerializationError(f"node {rec.name!r} ({rec.path}): {reason}")
-    if "died" in reason:
-        wrapped = TcgError(f"node {rec.name!r} ({rec.path}): {reason}")
+    message = f"node {rec.name!r} ({rec.path}): {reason}"
+    wrapped = TcgError(message) if "died" in reason else SerializationError(message)
     wrapped.__cause__ = exc
     return wrapped
 

@@ -15,7 +15,7 @@ from ._base import Adapter, SerialAdapter
 from ._pool import PoolAdapter, ProcessAdapter
 from ._threads import ThreadsAdapter
 
-__all__ = ["Adapter", "make_adapter", "EXECUTOR_NAMES"]
+__all__ = ["EXECUTOR_NAMES", "Adapter", "make_adapter"]
 
 EXECUTOR_NAMES = ("serial", "threads", "processes", "dask")
 
@@ -51,5 +51,6 @@ def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
         return ProcessAdapter(executor, owned=False)
     if isinstance(executor, concurrent.futures.Executor):
         return PoolAdapter(executor, owned=False)
-    raise TcgError(f"unknown executor {executor!r}: use one of {', '.join(map(repr, EXECUTOR_NAMES))}, "
+    names = ", ".join(map(repr, EXECUTOR_NAMES))
+    raise TcgError(f"unknown executor {executor!r}: use one of {names}, "
                    "a concurrent.futures.Executor, or a distributed.Client")

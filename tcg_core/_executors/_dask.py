@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .._errors import TcgError
-from ._pool import PoolAdapter, ProcessAdapter
+from ._pool import ProcessAdapter
 
 
 class DaskAdapter(ProcessAdapter):
@@ -40,8 +40,10 @@ def dask_adapter(client: Any, max_workers: int | None) -> DaskAdapter:
         try:
             client = distributed.get_client()
         except ValueError:
-            cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=max_workers or 8,
-                                               processes=False, dashboard_address=None)
-            client = distributed.Client(cluster, set_as_default=False)
+            cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=1, threads_per_worker=max_workers or 8, processes=False,
+                dashboard_address=None)
+            client = distributed.Client(  # type: ignore[no-untyped-call]
+                cluster, set_as_default=False)
             owned = True
     return DaskAdapter(client, owned=owned, workers=max_workers)

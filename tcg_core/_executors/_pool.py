@@ -59,8 +59,10 @@ class PoolAdapter(Adapter):
 
 def _pickle_problem(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, pickle.PicklingError) or (
-        isinstance(exc, (TypeError, AttributeError)) and ("pickle" in text or "local object" in text))
+    if isinstance(exc, pickle.PicklingError):
+        return True
+    about_pickling = "pickle" in text or "local object" in text
+    return isinstance(exc, (TypeError, AttributeError)) and about_pickling
 
 
 class ProcessAdapter(PoolAdapter):
@@ -87,7 +89,7 @@ class ProcessAdapter(PoolAdapter):
         if id(spec) not in self._checked:
             try:
                 pickle.dumps(spec)
-            except Exception as exc:  # noqa: BLE001 - any pickling failure
+            except Exception as exc:
                 raise SerializationError(
                     f"node {spec.name!r} cannot be sent to a worker process ({exc}); define "
                     "it at module top level (lambdas and functions defined inside other "

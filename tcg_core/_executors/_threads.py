@@ -51,7 +51,7 @@ class ThreadsAdapter(Adapter):
             func, args, kwargs, events, key = item
             try:
                 events.put((key, True, run_body(func, args, kwargs)))
-            except BaseException as exc:  # noqa: BLE001 - reported to the scheduler
+            except BaseException as exc:
                 events.put((key, False, exc))
             # Drop references now: an idle worker must not keep a node's value alive.
             item = func = args = kwargs = events = key = None
@@ -65,7 +65,7 @@ class ThreadsAdapter(Adapter):
             while True:
                 try:
                     self._tasks.get_nowait()
-                except Exception:  # noqa: BLE001 - queue.Empty
+                except Exception:
                     break
         for _ in self._threads:
             self._tasks.put(None)

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from tcg_core import (CycleError, Graph, NodeError, NodeFailures, RecursionDepthError, node,
-                      resolve)
+from tcg_core import CycleError, Graph, NodeError, NodeFailures, RecursionDepthError, node, resolve
 
 EXECUTORS = ["serial", "threads", "processes"]
 
