@@ -331,6 +331,8 @@ class NodeFunction(Generic[R]):
         self.mean_duration: float | None = None
         self._binder = _make_binder(func)
         self._positional, self._star = _argument_names(func)
+        self._n_named = len(self._positional)
+        self._name_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._binder is not None:
@@ -362,8 +364,13 @@ class NodeFunction(Generic[R]):
                         inputs, names = [], []
                     inputs.extend(f._record for f in found)
                     names.extend([key] * len(found))  # type: ignore[union-attr]
+        if names:
+            labels = tuple(names)
+            labels = self._name_tuples.setdefault(labels, labels)  # share equal tuples
+        else:
+            labels = ()
         record = NodeRecord(self.name, self, args, kwargs or None,
-                            tuple(inputs) if inputs else (), tuple(names) if names else ())
+                            tuple(inputs) if inputs else (), labels)
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:
@@ -376,7 +383,10 @@ class NodeFunction(Generic[R]):
         positional = self._positional
         if index < len(positional):
             return positional[index]
-        return f"{self._star or 'args'}[{index - len(self._positional)}]"
+        # Labels of *args are made once and shared: a node per call must stay small.
+        while index >= len(positional):
+            positional.append(f"{self._star or 'args'}[{len(positional) - self._n_named}]")
+        return positional[index]
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         if instance is None:
