@@ -8,8 +8,27 @@
 7
 """
 
-from ._errors import (CycleError, DependencyError, NodeError, NodeFailures, NodeTimeoutError,
-                      RecursionDepthError, ResolveCancelled, SerializationError, TcgError)
+from ._errors import (
+                      CycleError,
+                      DependencyError,
+                      NodeError,
+                      NodeFailures,
+                      NodeTimeoutError,
+                      RecursionDepthError,
+                      ResolveCancelled,
+                      SerializationError,
+                      TcgError,
+)
+from ._export import (
+                      load_json,
+                      save,
+                      to_chrome_trace,
+                      to_dot,
+                      to_json,
+                      to_mermaid,
+                      to_networkx,
+                      to_pydot,
+)
 from ._graph import GraphModel, NodeRecord, NodeState
 from ._node import Future, Node, NodeFunction, is_future, node
 from ._recorder import Graph
@@ -21,4 +40,6 @@ __all__ = [
     "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "simulate", "Schedule",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
     "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
+    "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
+    "to_chrome_trace", "save",
 ]

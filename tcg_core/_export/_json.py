@@ -1,0 +1,167 @@
+"""A lossless JSON form of the graph model, and a loader that rebuilds it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._errors import TcgError
+from .._graph import GraphModel, NodeRecord
+from ._common import as_model, error_text, paths
+
+__all__ = ["FORMAT", "VERSION", "LoadedError", "load_json", "to_json"]
+
+FORMAT = "tcg-graph"
+VERSION = 1
+
+
+class LoadedError(Exception):
+    """Stands in for a node's error in a graph read by :func:`load_json`.
+
+    ``type_name`` is the original exception's type name; ``str()`` is its message.
+    """
+
+    def __init__(self, type_name: str, message: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"LoadedError({self.type_name!r}, {str(self)!r})"
+
+
+class _LoadedSpec:
+    """Keeps the ``cost=`` hint of a loaded node so ``critical_path("cost")`` still works."""
+
+    __slots__ = ("cost",)
+
+    def __init__(self, cost: float) -> None:
+        self.cost = cost
+
+
+def _record_dict(rec: NodeRecord, path: str) -> dict[str, Any]:
+    return {
+        "id": rec.id, "name": rec.name, "path": path,
+        "parent": rec.parent.id if rec.parent is not None else None,
+        "children": [c.id for c in rec.children] if rec.children is not None else None,
+        "inputs": [r.id for r in rec.inputs], "input_names": list(rec.input_names),
+        "state": rec.state, "start": rec.start, "end": rec.end, "duration": rec.duration,
+        "worker": rec.worker, "returned": rec.returned, "attempts": rec.attempts,
+        "error": error_text(rec.error), "cost": rec.cost,
+    }
+
+
+def to_json(graph: object, *, indent: int | None = 1) -> str:
+    """The graph as JSON text: every node with its structure, state and timings.
+
+    The document is ``{"format": "tcg-graph", "version": 1, "nodes": [...], "edges":
+    [...]}``. Each node has ``id``, ``name``, ``path``, ``parent`` and ``children`` (ids),
+    ``inputs`` (ids) with ``input_names``, ``state``, ``start``/``end`` (seconds of
+    ``time.perf_counter()``, exact), ``duration``, ``worker``, ``returned``,
+    ``attempts``, ``error`` (``"Type: message"`` or ``null``) and ``cost``. ``edges``
+    repeats the data edges as ``[producer id, consumer id, argument]`` for readers
+    other than :func:`load_json`, which ignores it. Values are never included.
+
+    >>> import json
+    >>> from tcg_core import node, to_json
+    >>> @node
+    ... def inc(x):
+    ...     return x + 1
+    >>> f = inc(inc(1))
+    >>> f.resolve(executor="serial")
+    3
+    >>> doc = json.loads(to_json(f.graph))
+    >>> doc["format"], doc["version"], [n["name"] for n in doc["nodes"]]
+    ('tcg-graph', 1, ['inc', 'inc'])
+    >>> doc["nodes"][1]["input_names"], doc["nodes"][1]["state"]
+    (['x'], 'done')
+    """
+    model = as_model(graph)
+    records = model.nodes
+    where = paths(records)
+    doc = {
+        "format": FORMAT, "version": VERSION,
+        "nodes": [_record_dict(rec, where[rec.id][0]) for rec in records],
+        "edges": [[src.id, dst.id, arg] for src, dst, arg in model.edges()],
+    }
+    return json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False)
+
+
+def load_json(text: str | bytes) -> GraphModel:
+    """Rebuild a graph model from :func:`to_json` text.
+
+    The records are real ``NodeRecord`` objects with their original ids, so every query
+    (``critical_path()``, ``makespan()``, ...) and every exporter works on the result.
+    They hold no function and no arguments, so the graph cannot be run again; a node's
+    ``error`` is a :class:`LoadedError` that prints as the original did.
+
+    >>> from tcg_core import node, to_json, load_json, to_dot
+    >>> @node
+    ... def inc(x):
+    ...     return x + 1
+    >>> f = inc(inc(1))
+    >>> f.resolve(executor="serial")
+    3
+    >>> loaded = load_json(to_json(f.graph))
+    >>> [(r.name, r.state) for r in loaded.nodes]
+    [('inc', 'done'), ('inc', 'done')]
+    >>> loaded.makespan() == f.graph.makespan(), to_dot(loaded) == to_dot(f.graph)
+    (True, True)
+    """
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise TcgError(f"load_json() expects text written by to_json(); it is not JSON: "
+                       f"{exc}") from exc
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise TcgError(f"load_json() expects a document with \"format\": \"{FORMAT}\" "
+                       "(written by tcg_core.to_json); this one has none")
+    if doc.get("version") != VERSION:
+        raise TcgError(f"load_json() reads {FORMAT} version {VERSION}, not "
+                       f"{doc.get('version')!r}; write the file again with this tcg_core")
+    try:
+        return _rebuild(doc["nodes"])
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise TcgError(f"load_json(): malformed {FORMAT} document ({type(exc).__name__}: "
+                       f"{exc})") from exc
+
+
+def _rebuild(items: list[dict[str, Any]]) -> GraphModel:
+    by_id: dict[int, NodeRecord] = {}
+    for item in items:
+        cost = item.get("cost")
+        spec = _LoadedSpec(float(cost)) if cost is not None else None
+        rec = NodeRecord(str(item["name"]), spec, (), None, (), ())
+        rec.id = int(item["id"])
+        if rec.id in by_id:
+            raise ValueError(f"node id {rec.id} appears twice")
+        by_id[rec.id] = rec
+    for item in items:
+        rec = by_id[int(item["id"])]
+        parent = item.get("parent")
+        rec.parent = by_id[int(parent)] if parent is not None else None
+        children = item.get("children")
+        rec.children = [by_id[int(c)] for c in children] if children is not None else None
+        rec.inputs = tuple(by_id[int(i)] for i in item["inputs"])
+        rec.input_names = tuple(str(n) for n in item["input_names"])
+        if len(rec.inputs) != len(rec.input_names):
+            raise ValueError(f"node {rec.id}: {len(rec.inputs)} inputs but "
+                             f"{len(rec.input_names)} input_names")
+        rec.state = str(item["state"])
+        rec.start = _seconds(item.get("start"))
+        rec.end = _seconds(item.get("end"))
+        rec.worker = item.get("worker")
+        rec.returned = bool(item.get("returned", True))
+        rec.attempts = int(item.get("attempts", 0))
+        rec.error = _error(item.get("error"))
+    return GraphModel(by_id[k] for k in sorted(by_id))
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _error(text: str | None) -> LoadedError | None:
+    if text is None:
+        return None
+    kind, sep, message = str(text).partition(": ")
+    return LoadedError(kind, message if sep else "")
