@@ -7,6 +7,7 @@ innermost frame, so a body running inside a ``with Graph():`` block shadows it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -79,6 +80,12 @@ def run_body(func: Callable[..., Any], args: tuple[Any, ...],
     start = time.perf_counter()
     try:
         value = func(*args, **kwargs) if kwargs else func(*args)
+    except BaseException as exc:
+        # The scheduler records where and when a failed body ran, too; exceptions
+        # carry their __dict__ across processes, so this travels with them.
+        with contextlib.suppress(AttributeError, TypeError):
+            exc.__tcg_ran__ = (start, time.perf_counter(), worker_name())  # type: ignore[attr-defined]
+        raise
     finally:
         end = time.perf_counter()
         _frame.reset(token)

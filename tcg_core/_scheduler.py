@@ -273,7 +273,11 @@ class _Run:
                 self.retry_args.pop(rec.id, None)
             self.after_body(rec, value, children)
         else:
-            rec.end = time.perf_counter()
+            ran = getattr(payload, "__tcg_ran__", None)
+            if ran is not None:
+                rec.start, rec.end, rec.worker = ran
+            else:
+                rec.end = time.perf_counter()
             self.on_body_error(rec, payload)
 
     def on_body_error(self, rec: NodeRecord, exc: BaseException) -> None:

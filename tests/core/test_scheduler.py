@@ -344,3 +344,13 @@ def test_record_value_is_reachable_while_the_future_lives() -> None:
     gc.collect()
     with pytest.raises(LookupError, match="released"):
         _ = record.value
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_a_failed_node_records_where_and_when_it_ran(executor: str) -> None:
+    future = boom(1)
+    with pytest.raises(NodeError):
+        future.resolve(executor=executor)
+    record = future.node
+    assert record.worker is not None
+    assert record.start is not None and record.end is not None and record.start <= record.end
