@@ -76,35 +76,35 @@ class Graph(GraphModel):
         return matches[0].resolve()
 
     # -- views (each delegates to an exporter that reads the graph model only) -----------
-    def to_networkx(self) -> Any:
+    def to_networkx(self, **options: Any) -> Any:
         """A ``networkx.DiGraph`` of data edges; node attributes name/parent/state/duration."""
         from ._export import to_networkx
 
-        return to_networkx(self)
+        return to_networkx(self, **options)
 
-    def to_pydot(self) -> Any:
+    def to_pydot(self, **options: Any) -> Any:
         """A ``pydot.Dot`` with nested nodes drawn as clusters inside their parent."""
         from ._export import to_pydot
 
-        return to_pydot(self)
+        return to_pydot(self, **options)
 
-    def to_dot(self) -> str:
+    def to_dot(self, **options: Any) -> str:
         """Graphviz DOT text (clusters for nesting)."""
         from ._export import to_dot
 
-        return to_dot(self)
+        return to_dot(self, **options)
 
-    def to_mermaid(self) -> str:
+    def to_mermaid(self, **options: Any) -> str:
         """Mermaid flowchart text (subgraphs for nesting)."""
         from ._export import to_mermaid
 
-        return to_mermaid(self)
+        return to_mermaid(self, **options)
 
-    def to_json(self) -> str:
+    def to_json(self, **options: Any) -> str:
         """JSON text of nodes, edges, nesting and timings (load with ``tcg_core.load_json``)."""
         from ._export import to_json
 
-        return to_json(self)
+        return to_json(self, **options)
 
     def to_chrome_trace(self) -> str:
         """The execution timeline as Trace Event Format JSON (Perfetto, chrome://tracing)."""
