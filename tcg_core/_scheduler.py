@@ -56,6 +56,7 @@ from ._errors import (
 )
 from ._executors import Adapter, make_adapter
 from ._executors._pool import describe_pool_failure
+from ._executors._threads import ThreadsAdapter
 from ._graph import NodeRecord, NodeState, describe_chain
 from ._node import Future, require_futures, scan_futures, substitute
 
@@ -90,7 +91,9 @@ class _Run:
     external: dict[int, list[NodeRecord]] = field(default_factory=dict)
     watchers: dict[int, list[_Run]] = field(default_factory=dict)
     deadlines: list[tuple[float, int, NodeRecord, int]] = field(default_factory=list)
-    retry_args: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+    inline_current: NodeRecord | None = None
+    lost_workers: int = 0
+    watchdog: Adapter | None = None
     root_waits: set[int] = field(default_factory=set)
     claimed: list[NodeRecord] = field(default_factory=list)
     ranks: dict[int, float] = field(default_factory=dict)
@@ -116,13 +119,19 @@ class _Run:
                     continue
                 rec._run = self
                 new.append(rec)
-                for inp in rec.inputs:
-                    if inp._run is None and inp.state not in _FINISHED:
-                        stack.append(inp)
+                # A RUNNING node here is a parent an earlier resolve left waiting for its
+                # children: this run takes over the wait instead of running it again.
+                deps = _waits_of(rec) if rec.state == RUNNING else rec.inputs
+                for dep in deps:
+                    if dep._run is None and dep.state not in _FINISHED:
+                        stack.append(dep)
             self.unfinished += len(new)
             self.claimed.extend(new)
             for rec in new:
-                self._count_inputs(rec)
+                if rec.state == RUNNING:
+                    self._count_waits(rec)
+                else:
+                    self._count_inputs(rec)
         return new
 
     def _count_inputs(self, rec: NodeRecord) -> None:
@@ -134,13 +143,30 @@ class _Run:
                 continue
             if inp.state in _FINISHED:
                 self.todo.append(("skip", rec))
-                rec.error = DependencyError(f"input {inp.name!r} ({inp.path}) {inp.state}")
+                rec.error = _dependency_error("input", inp)
             else:
                 pending += 1
                 self._wait_on(inp, rec)
         rec._npending = pending
         if pending == 0 and rec.state == PENDING:
             self.todo.append(("ready", rec))
+
+    def _count_waits(self, rec: NodeRecord) -> None:
+        """Set how many children and returned futures a parent waits on (under _LOCK)."""
+        pending = 0
+        for dep in _waits_of(rec):
+            if dep.state == DONE:
+                continue
+            if dep.state in _FINISHED:
+                rec.error = _dependency_error("child", dep)
+                rec._npending = 0
+                self.todo.append(("child_failed", rec))
+                return
+            pending += 1
+            self._wait_on(dep, rec)
+        rec._npending = pending
+        if pending == 0:
+            self.todo.append(("complete", rec))
 
     def _wait_on(self, producer: NodeRecord, consumer: NodeRecord | None) -> None:
         """Make ``consumer`` (``None``: the caller of resolve) wait for ``producer``."""
@@ -191,26 +217,28 @@ class _Run:
             return
         rec.state = RUNNING
         rec.attempts += 1
-        saved = self.retry_args.get(rec.id)
-        if saved is not None:
-            args, kwargs = saved
-        else:
-            args, kwargs = rec._args or (), rec._kwargs
-            if rec.inputs:
-                args = tuple([a._value if a.__class__ is Future else substitute(a)
-                              for a in args])
-                if kwargs:
-                    kwargs = substitute(kwargs)
-            rec._args = rec._kwargs = None
-            if rec.spec.retries:
-                self.retry_args[rec.id] = (args, kwargs)
+        # The call's arguments stay on the record until it completes: a retry, or a
+        # later resolve after this one is interrupted, needs them again.
+        args, kwargs = rec._args or (), rec._kwargs
+        if rec.inputs:
+            args = tuple([a._value if a.__class__ is Future else substitute(a) for a in args])
+            if kwargs:
+                kwargs = substitute(kwargs)
         spec = rec.spec
         adapter = self.adapter
-        if adapter.inline or (self.inline_tiny and not adapter.isolated and spec.timeout is None
-                              and spec.mean_duration is not None
-                              and spec.mean_duration < INLINE_BELOW):
+        if spec.timeout is None and (adapter.inline or (
+                self.inline_tiny and not adapter.isolated and spec.mean_duration is not None
+                and spec.mean_duration < INLINE_BELOW)):
+            self.inline_current = rec
             self.run_inline(rec, spec, args, kwargs)
+            self.inline_current = None
             return
+        if adapter.inline:
+            # Serial, but a timeout must be enforceable: run this body on a watchdog
+            # thread and wait for it (nothing else starts meanwhile).
+            if self.watchdog is None:
+                self.watchdog = ThreadsAdapter(1)
+            adapter = self.watchdog
         key = (rec, rec.attempts)
         rec.start = time.perf_counter()
         try:
@@ -244,9 +272,7 @@ class _Run:
             return
         mean = spec.mean_duration
         spec.mean_duration = end - start if mean is None else 0.8 * mean + 0.2 * (end - start)
-        if rec.error is not None:
-            rec.error = None
-            self.retry_args.pop(rec.id, None)
+        rec.error = None
         children = frame.futures
         if children or value.__class__ in _NEEDS_SCAN or isinstance(value, Future):
             self.after_body(rec, value, children)
@@ -269,8 +295,6 @@ class _Run:
             value, children, rec.start, rec.end, rec.worker = payload
             rec.error = None
             rec.spec.record_duration(rec.end - rec.start)
-            if self.retry_args:
-                self.retry_args.pop(rec.id, None)
             self.after_body(rec, value, children)
         else:
             ran = getattr(payload, "__tcg_ran__", None)
@@ -286,7 +310,6 @@ class _Run:
             rec.state, rec.end, rec.error = PENDING, None, exc
             self.push_ready(rec)
             return
-        self.retry_args.pop(rec.id, None)
         self.fail(rec, exc)
 
     def after_body(self, rec: NodeRecord, value: Any, children: list[Future[Any]]) -> None:
@@ -298,25 +321,13 @@ class _Run:
         try:
             waits = self.adopt(rec, children, returned)
             rec._result = value
-            new = self.claim([c._record for c in children] + waits)
+            new = self.claim(waits)
             with _LOCK:
-                pending = 0
-                for dep in waits:
-                    if dep.state == DONE:
-                        continue
-                    if dep.state in _FINISHED:
-                        rec.error = DependencyError(f"child {dep.name!r} ({dep.path}) {dep.state}")
-                        self.todo.append(("child_failed", rec))
-                        return
-                    pending += 1
-                    self._wait_on(dep, rec)
-                rec._npending = pending
+                self._count_waits(rec)
         except TcgError as exc:
             self.fail(rec, exc)
             return
         self.rank(new)
-        if pending == 0:
-            self.todo.append(("complete", rec))
 
     def adopt(self, rec: NodeRecord, children: list[Future[Any]],
               returned: list[Future[Any]]) -> list[NodeRecord]:
@@ -370,6 +381,7 @@ class _Run:
         # Keep only a weak reference: the value lives as long as the user's future.
         rec._handle = _weakref(handle) if handle is not None and state == DONE else None
         rec._result = None
+        rec._args = rec._kwargs = None
         self.unfinished -= 1
         consumers, rec._consumers = rec._consumers, None
         if consumers:
@@ -401,10 +413,10 @@ class _Run:
             return
         for consumer in consumers:
             if consumer.state == PENDING:
-                consumer.error = DependencyError(f"input {rec.name!r} ({rec.path}) {rec.state}")
+                consumer.error = _dependency_error("input", rec)
                 todo.append(("skip", consumer))
             elif consumer.state == RUNNING:
-                consumer.error = DependencyError(f"child {rec.name!r} ({rec.path}) {rec.state}")
+                consumer.error = _dependency_error("child", rec)
                 todo.append(("child_failed", consumer))
 
     def fail(self, rec: NodeRecord, exc: BaseException) -> None:
@@ -466,24 +478,46 @@ class _Run:
         self.drain()
         if adapter.inline:
             ready, todo, start = self.ready, self.todo, self.start
-            while ready and not self.stopped:
+            while ready and not self.stopped and not self.in_flight:
                 start(ready.popleft())
                 if todo:
                     self.drain()
         while self.unfinished and not self.stopped:
-            while self.ready and (adapter.inline or self.in_flight < adapter.workers):
+            while self.ready and self.has_capacity():
                 self.start(self.pop_ready())
                 self.drain()
                 if self.stopped:
                     return
             if not self.unfinished or self.stopped:
                 return
-            if self.ready and (adapter.inline or self.in_flight < adapter.workers):
+            if self.ready and self.has_capacity():
+                continue
+            if self.lost_workers and self.lost_workers >= self.adapter.workers:
+                self.starve()
                 continue
             if not self.in_flight and not self.external:
                 raise TcgError(f"resolve() cannot make progress: {self.unfinished} nodes wait "
                                f"on each other ({self.stuck()})")
             self.wait_for_events()
+
+    def has_capacity(self) -> bool:
+        if self.adapter.inline:
+            return not self.in_flight  # serial: a watchdog body runs alone
+        return self.in_flight < self.adapter.workers - self.lost_workers
+
+    def starve(self) -> None:
+        """Every worker of the user's executor is stuck in a timed-out body: nothing
+        else can run, so fail what is left instead of waiting forever."""
+        reason = (f"every worker of the executor ({self.adapter.workers}) is stuck in a node "
+                  "that timed out; give the executor more workers, or fix the hanging node")
+        for rec in list(self.claimed):
+            if rec._run is self and rec.state in (PENDING, RUNNING) and rec.end is None:
+                if rec.state == RUNNING:
+                    self.in_flight -= 1
+                    rec.end = time.perf_counter()
+                self.fail(rec, TcgError(f"node {rec.name!r} ({rec.path}) cannot run: {reason}"))
+        self.ready.clear()
+        self.drain()
 
     def wait_for_events(self) -> None:
         timeout = _WAIT_SLICE
@@ -520,7 +554,8 @@ class _Run:
             if rec._run is self and rec.state == RUNNING and rec.attempts == attempt \
                     and rec.end is None:
                 self.in_flight -= 1
-                self.adapter.abandon_worker()
+                if not (self.watchdog or self.adapter).abandon_worker():
+                    self.lost_workers += 1
                 rec.end = now
                 self.on_body_error(rec, NodeTimeoutError(
                     f"node {rec.name!r} ran longer than its timeout={rec.spec.timeout}s; its "
@@ -531,26 +566,113 @@ class _Run:
         waiting = [r for r in self.claimed if r._run is self][:5]
         return ", ".join(f"{r.path} ({r.state})" for r in waiting) or "no nodes"
 
-    def abandon(self) -> None:
-        """Stop: nodes not started go back to pending (a later resolve may run them);
-        bodies still in flight are marked skipped, their late results ignored."""
+    def abandon(self, bodies_killed: bool) -> None:
+        """Stop, leaving nothing stuck for a later resolve.
+
+        Nodes not started, and bodies that were interrupted or killed, go back to
+        pending; a parent waiting for children is released mid-wait (a later resolve
+        takes the wait over). Bodies still running elsewhere keep their node: a
+        background thread records their outcome when it arrives, so nothing runs twice
+        and no result is lost.
+        """
         self.ready.clear()
         self.todo.clear()
+        flying: list[NodeRecord] = []
         for rec in self.claimed:
             if rec._run is not self:
                 continue
-            if rec.state == PENDING:
-                with _LOCK:
-                    rec._run = None
-                    watchers = self.watchers.pop(rec.id, None)
-                rec._consumers, rec._npending = None, 0
-                for run in watchers or ():
-                    run.events.put(("external", rec))
-            else:
-                rec.error = ResolveCancelled(
-                    f"node {rec.name!r} was still running when resolve() stopped")
-                self.finish(rec, SKIPPED)
+            running_body = rec.state == RUNNING and rec.end is None
+            if running_body and not bodies_killed and rec is not self.inline_current:
+                rec._consumers = None
+                flying.append(rec)
+                continue
+            if running_body:
+                rec.state = PENDING
+            self.release(rec)
         self.claimed.clear()
+        if flying:
+            _Finisher(self, flying).start()
+
+    def shut_down(self, *, cancel: bool) -> None:
+        """Release what is left and close what this run created."""
+        self.abandon(bodies_killed=cancel and self.adapter.kills_on_cancel)
+        self.adapter.close(cancel=cancel)
+        if self.watchdog is not None:
+            self.watchdog.close(cancel=cancel)
+
+    def release(self, rec: NodeRecord) -> None:
+        with _LOCK:
+            rec._run = None
+            watchers = self.watchers.pop(rec.id, None)
+        rec._consumers, rec._npending = None, 0
+        for run in watchers or ():
+            run.events.put(("external", rec))
+
+
+class _Finisher(threading.Thread):
+    """Collects the outcomes of bodies still running when their resolve stopped."""
+
+    def __init__(self, run: _Run, flying: list[NodeRecord]) -> None:
+        super().__init__(name="tcg-finisher", daemon=True)
+        self.run_ = run
+        self.flying = {rec.id: rec for rec in flying}
+
+    def run(self) -> None:
+        owner = self.run_
+        while self.flying:
+            timeout = None
+            if owner.deadlines:
+                timeout = max(0.0, owner.deadlines[0][0] - time.perf_counter())
+            try:
+                event = owner.events.get(timeout=timeout)
+            except Empty:
+                self.expire()
+                continue
+            if event[0] != "external":
+                self.record(*event)
+
+    def record(self, key: tuple[NodeRecord, int], ok: bool, payload: Any) -> None:
+        rec, attempt = key
+        if self.flying.pop(rec.id, None) is None or rec.attempts != attempt:
+            return
+        owner = self.run_
+        if not ok:
+            rec.end = time.perf_counter()
+            rec.error = payload
+            owner.finish(rec, FAILED)
+            return
+        value, children, rec.start, rec.end, rec.worker = payload
+        returned: list[Future[Any]] = []
+        scan_futures(value, returned)
+        if not children and not returned:
+            owner.complete(rec, value)
+            return
+        try:
+            owner.adopt(rec, children, returned)
+        except TcgError as exc:
+            rec.error = exc
+            owner.finish(rec, FAILED)
+            return
+        rec._result = value
+        owner.release(rec)  # a parent mid-wait: the next resolve that needs it continues
+
+    def expire(self) -> None:
+        owner = self.run_
+        now = time.perf_counter()
+        while owner.deadlines and owner.deadlines[0][0] <= now:
+            _, _, rec, attempt = heapq.heappop(owner.deadlines)
+            if self.flying.pop(rec.id, None) is not None and rec.attempts == attempt:
+                rec.end = now
+                rec.error = NodeTimeoutError(
+                    f"node {rec.name!r} ran longer than its timeout={rec.spec.timeout}s")
+                owner.finish(rec, FAILED)
+
+
+def _waits_of(rec: NodeRecord) -> list[NodeRecord]:
+    """What a parent waits on: its children and whatever futures its body returned."""
+    returned: list[Future[Any]] = []
+    scan_futures(rec._result, returned)
+    return list(dict.fromkeys([*(rec.children or ()), *(f._record for f in returned)]))
 
 
 def _weight(rec: NodeRecord) -> float:
@@ -585,6 +707,15 @@ def _consumers_first(records: list[NodeRecord]) -> list[NodeRecord]:
     return order if len(order) == len(records) else records
 
 
+def _dependency_error(role: str, dep: NodeRecord) -> DependencyError:
+    """Why a node could not complete: ``dep`` (an input or child) failed. The failure it
+    stems from is chained as ``__cause__``, so the original exception is never lost."""
+    err = DependencyError(f"{role} {dep.name!r} ({dep.path}) {dep.state}")
+    if dep.error is not None:
+        err.__cause__ = node_error(dep)
+    return err
+
+
 def node_error(rec: NodeRecord) -> NodeError:
     """The user-facing error for a failed or skipped node, cause chained."""
     cause = rec.error
@@ -593,6 +724,8 @@ def node_error(rec: NodeRecord) -> NodeError:
     else:
         message = (f"node {rec.name!r} failed ({rec.path}): "
                    f"{type(cause).__name__}: {cause}")
+    if rec.attempts > 1:
+        message += f" (after {rec.attempts} attempts)"
     err = NodeError(message, node=rec, path=rec.path)
     err.__cause__ = cause
     return err
@@ -632,14 +765,12 @@ def resolve_futures(futures: list[Future[Any]], *, executor: Any = None,
         run.wait_for_roots(records)
         run.loop()
     except BaseException:
-        run.abandon()
-        adapter.close(cancel=True)
+        run.shut_down(cancel=True)
         raise
     finally:
         if frozen:
             gc.unfreeze()
-    run.abandon()
-    adapter.close(cancel=bool(run.failures))
+    run.shut_down(cancel=bool(run.failures))
     if run.failures:
         if keep_going:
             raise NodeFailures(run.failures)

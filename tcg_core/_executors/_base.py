@@ -11,20 +11,27 @@ class Adapter:
 
     ``workers`` is how many bodies may run at once; ``inline`` adapters run bodies in
     the scheduler's own thread; ``isolated`` adapters run them in another process
-    (so nodes must pickle, and tiny nodes must not be run inline instead).
+    (so nodes must pickle, and tiny nodes must not be run inline instead);
+    ``kills_on_cancel`` adapters stop running bodies when closed with ``cancel=True``.
     """
 
     workers: int = 1
     inline: bool = False
     isolated: bool = False
+    #: closing with cancel=True stops bodies that are still running (their processes)
+    kills_on_cancel: bool = False
     name: str = "adapter"
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
         raise NotImplementedError
 
-    def abandon_worker(self) -> None:
-        """A body timed out and still occupies its worker: make up for the lost slot."""
+    def abandon_worker(self) -> bool:
+        """A body timed out and still occupies its worker: make up for the lost slot.
+
+        Returns ``False`` when the slot cannot be replaced (a pool we do not own).
+        """
+        return False
 
     def close(self, *, cancel: bool) -> None:
         """Release what this adapter created (never an executor the user passed)."""

@@ -19,6 +19,7 @@ class DaskAdapter(ProcessAdapter):
         super().__init__(client.get_executor(pure=False), owned=False,
                          workers=workers or threads)
         self._owns_client = owned
+        self.kills_on_cancel = owned
 
     def close(self, *, cancel: bool) -> None:
         if self._owns_client:

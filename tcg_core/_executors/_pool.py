@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import os
 import pickle
 import sys
 from concurrent.futures.process import BrokenProcessPool
@@ -46,6 +47,11 @@ class PoolAdapter(Adapter):
                events: SimpleQueue[Any], key: Any) -> None:
         try:
             future = self._executor.submit(run_body, self._callable(spec), args, kwargs)
+        except cf.BrokenExecutor as exc:
+            raise ResolveCancelled(
+                f"node {spec.name!r} could not start: the executor is broken ({exc}); a worker "
+                "process died earlier. Create a new pool (or use executor='processes', which "
+                "tcg creates afresh for each resolve)") from exc
         except RuntimeError as exc:
             if "shutdown" not in str(exc) and "shut down" not in str(exc):
                 raise
@@ -74,6 +80,7 @@ class ProcessAdapter(PoolAdapter):
     def __init__(self, executor: cf.Executor, *, owned: bool, workers: int | None = None) -> None:
         super().__init__(executor, owned=owned, workers=workers)
         self._checked: dict[int, None] = {}
+        self.kills_on_cancel = owned
 
     @classmethod
     def owned(cls, max_workers: int) -> ProcessAdapter:
@@ -82,6 +89,10 @@ class ProcessAdapter(PoolAdapter):
         method = "forkserver" if sys.platform.startswith("linux") else None
         context = multiprocessing.get_context(method)
         pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context)
+        # The pool starts a process per submit while none is idle: a few no-op tasks
+        # now start them all at once, instead of one by one as the graph fans out.
+        for _ in range(max_workers):
+            pool.submit(os.getpid)
         return cls(pool, owned=True, workers=max_workers)
 
     def _callable(self, spec: Any) -> Any:
@@ -96,6 +107,14 @@ class ProcessAdapter(PoolAdapter):
                     "functions cannot be pickled), or use executor='threads'") from exc
             self._checked[id(spec)] = None
         return spec
+
+    def abandon_worker(self) -> bool:
+        # Our own pool may grow by one process to replace the stuck one (CPython's pool
+        # spawns up to _max_workers on demand); a user's pool is theirs to size.
+        if not self._owned or not hasattr(self._executor, "_max_workers"):
+            return False
+        self._executor._max_workers += 1
+        return True
 
     def close(self, *, cancel: bool) -> None:
         if not self._owned:

@@ -57,8 +57,9 @@ class ThreadsAdapter(Adapter):
             item = func = args = kwargs = events = key = None
             idle.release()
 
-    def abandon_worker(self) -> None:
+    def abandon_worker(self) -> bool:
         self._limit += 1
+        return True
 
     def close(self, *, cancel: bool) -> None:
         if cancel:
