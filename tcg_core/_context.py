@@ -90,3 +90,26 @@ def run_body(func: Callable[..., Any], args: tuple[Any, ...],
         end = time.perf_counter()
         _frame.reset(token)
     return value, frame.futures, start, end, worker_name()
+
+
+class Packed:
+    """A body's outcome as one object, so a transport that serialises the items of a
+    tuple one by one (Dask does) still keeps a child future and the same future in the
+    returned value identical."""
+
+    __slots__ = ("payload",)
+
+    def __init__(self, payload: tuple[Any, list[Any], float, float, str]) -> None:
+        self.payload = payload
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return self.payload
+
+    def __setstate__(self, state: tuple[Any, list[Any], float, float, str]) -> None:
+        self.payload = state
+
+
+def run_body_packed(func: Callable[..., Any], args: tuple[Any, ...],
+                    kwargs: dict[str, Any] | None) -> Packed:
+    """``run_body`` for workers in other processes: the outcome travels as one object."""
+    return Packed(run_body(func, args, kwargs))

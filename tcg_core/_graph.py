@@ -89,14 +89,23 @@ class NodeRecord:
         self._result: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
-        # Records cross process boundaries as freshly created children: only what
-        # defines the call travels, never run bookkeeping.
+        # Records cross process boundaries as children a worker's body created: what
+        # defines the call, and what already happened to it (a body may have resolved
+        # its children itself), never this process's run bookkeeping or the parent.
         return {"name": self.name, "spec": self.spec, "inputs": self.inputs,
-                "input_names": self.input_names, "_args": self._args, "_kwargs": self._kwargs}
+                "input_names": self.input_names, "_args": self._args, "_kwargs": self._kwargs,
+                "state": self.state, "start": self.start, "end": self.end,
+                "worker": self.worker, "error": self.error, "attempts": self.attempts,
+                "children": self.children, "returned": self.returned}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["name"], state["spec"], state["_args"], state["_kwargs"],  # type: ignore[misc]
                       state["inputs"], state["input_names"])
+        for key in ("state", "start", "end", "worker", "error", "attempts", "children",
+                    "returned"):
+            setattr(self, key, state[key])
+        for child in self.children or ():
+            child.parent = self
 
     @property
     def value(self) -> Any:

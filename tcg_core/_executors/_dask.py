@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._errors import TcgError
+from .._errors import ResolveCancelled, TcgError
 from ._pool import ProcessAdapter
 
 
@@ -15,6 +15,10 @@ class DaskAdapter(ProcessAdapter):
 
     def __init__(self, client: Any, *, owned: bool, workers: int | None) -> None:
         self._client = client
+        if getattr(client, "status", "running") != "running":
+            raise ResolveCancelled(
+                f"the distributed.Client passed to resolve() is {client.status}; pass a "
+                "connected client (or executor='dask' to start a local cluster)")
         threads = sum(client.nthreads().values()) or 1
         super().__init__(client.get_executor(pure=False), owned=False,
                          workers=workers or threads)

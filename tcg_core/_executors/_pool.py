@@ -7,11 +7,12 @@ import multiprocessing
 import os
 import pickle
 import sys
+from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from queue import SimpleQueue
 from typing import Any
 
-from .._context import run_body
+from .._context import Packed, run_body, run_body_packed
 from .._errors import ResolveCancelled, SerializationError
 from ._base import Adapter
 
@@ -25,7 +26,8 @@ def _report(events: SimpleQueue[Any], key: Any, future: cf.Future[Any]) -> None:
         return
     exc = future.exception()
     if exc is None:
-        events.put((key, True, future.result()))
+        result = future.result()
+        events.put((key, True, result.payload if isinstance(result, Packed) else result))
     else:
         events.put((key, False, exc))
 
@@ -40,13 +42,15 @@ class PoolAdapter(Adapter):
         self._owned = owned
         self.workers = workers or getattr(executor, "_max_workers", None) or 4
 
+    _runner: Callable[..., Any] = staticmethod(run_body)
+
     def _callable(self, spec: Any) -> Any:
         return spec.func
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
         try:
-            future = self._executor.submit(run_body, self._callable(spec), args, kwargs)
+            future = self._executor.submit(self._runner, self._callable(spec), args, kwargs)
         except cf.BrokenExecutor as exc:
             raise ResolveCancelled(
                 f"node {spec.name!r} could not start: the executor is broken ({exc}); a worker "
@@ -76,6 +80,7 @@ class ProcessAdapter(PoolAdapter):
 
     name = "processes"
     isolated = True
+    _runner: Callable[..., Any] = staticmethod(run_body_packed)
 
     def __init__(self, executor: cf.Executor, *, owned: bool, workers: int | None = None) -> None:
         super().__init__(executor, owned=owned, workers=workers)
@@ -109,11 +114,17 @@ class ProcessAdapter(PoolAdapter):
         return spec
 
     def abandon_worker(self) -> bool:
-        # Our own pool may grow by one process to replace the stuck one (CPython's pool
-        # spawns up to _max_workers on demand); a user's pool is theirs to size.
-        if not self._owned or not hasattr(self._executor, "_max_workers"):
+        # Our own pool grows by one process to replace the stuck one. This reaches into
+        # CPython's ProcessPoolExecutor (guarded: without these names we just lose the
+        # slot); a user's pool is theirs to size.
+        pool = self._executor
+        spawn = getattr(pool, "_spawn_process", None)
+        lock = getattr(pool, "_shutdown_lock", None)
+        if not self._owned or spawn is None or lock is None or not hasattr(pool, "_max_workers"):
             return False
-        self._executor._max_workers += 1
+        with lock:
+            pool._max_workers += 1
+            spawn()
         return True
 
     def close(self, *, cancel: bool) -> None:

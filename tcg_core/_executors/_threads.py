@@ -1,53 +1,71 @@
-"""A lean pool of daemon threads for the default ``"threads"`` executor.
+"""The default ``"threads"`` executor: one lean, shared pool of daemon threads.
 
 Why not ``ThreadPoolExecutor``: one queue put per node instead of a Future object and
 callback per node (the hand-off sits on every critical-path hop), and daemon threads,
 so a node stuck past its ``timeout=`` never blocks interpreter exit.
+
+Why shared: starting a thread costs ~0.1 ms, and a fresh pool per ``resolve()`` would
+pay it on the critical path of every fan-out. The pool grows on demand to the largest
+``max_workers`` asked for, and threads idle for ``IDLE_EXIT`` seconds exit, so an idle
+program keeps no threads.
 """
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
-from queue import SimpleQueue
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from .._context import run_body
 from ._base import Adapter
 
-_pool_ids = itertools.count(1)
+#: Seconds a worker thread waits for work before it exits.
+IDLE_EXIT = 2.0
 
 
-class ThreadsAdapter(Adapter):
-    name = "threads"
-
-    def __init__(self, max_workers: int) -> None:
-        self.workers = max_workers
-        self._limit = max_workers
+class _ThreadPool:
+    def __init__(self) -> None:
         self._tasks: SimpleQueue[Any] = SimpleQueue()
-        self._idle = threading.Semaphore(0)
-        self._threads: list[threading.Thread] = []
-        self._pool_id = next(_pool_ids)
+        self._idle = threading.Semaphore(0)  # counts threads waiting for a task
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._limit = 0
+        self._spawned = 0
 
-    def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
-               events: SimpleQueue[Any], key: Any) -> None:
-        self._tasks.put((spec.func, args, kwargs, events, key))
-        if not self._idle.acquire(blocking=False) and len(self._threads) < self._limit:
-            self._spawn()
+    def allow(self, workers: int) -> None:
+        """Let the pool grow to at least ``workers`` threads."""
+        with self._lock:
+            self._limit = max(self._limit, workers)
 
-    def _spawn(self) -> None:
-        thread = threading.Thread(target=self._work, daemon=True,
-                                  name=f"tcg-{self._pool_id}-{len(self._threads) + 1}")
-        self._threads.append(thread)
+    def grow(self) -> None:
+        """A thread is stuck in a timed-out body: allow one more."""
+        with self._lock:
+            self._limit += 1
+
+    def submit(self, item: tuple[Any, ...]) -> None:
+        self._tasks.put(item)
+        if not self._idle.acquire(blocking=False):
+            self._spawn_if_allowed()
+
+    def _spawn_if_allowed(self) -> None:
+        with self._lock:
+            if len(self._threads) >= self._limit:
+                return
+            self._spawned += 1
+            thread = threading.Thread(target=self._work, daemon=True,
+                                      name=f"tcg-worker-{self._spawned}")
+            self._threads.add(thread)
         thread.start()
 
     def _work(self) -> None:
         tasks, idle = self._tasks, self._idle
         while True:
-            item = tasks.get()
-            if item is None:
-                return
+            try:
+                item = tasks.get(timeout=IDLE_EXIT)
+            except Empty:
+                if self._retire():
+                    return
+                continue
             func, args, kwargs, events, key = item
             try:
                 events.put((key, True, run_body(func, args, kwargs)))
@@ -57,21 +75,39 @@ class ThreadsAdapter(Adapter):
             item = func = args = kwargs = events = key = None
             idle.release()
 
+    def _retire(self) -> bool:
+        """Exit if no submitter is counting on this idle thread."""
+        with self._lock:
+            if not self._idle.acquire(blocking=False):
+                return False
+            self._threads.discard(threading.current_thread())
+            return True
+
+    def thread_count(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+
+_POOL = _ThreadPool()
+
+
+class ThreadsAdapter(Adapter):
+    """A resolve's view of the shared pool: at most ``max_workers`` of its bodies at once."""
+
+    name = "threads"
+
+    def __init__(self, max_workers: int) -> None:
+        self.workers = max_workers
+        self._pool = _POOL
+        self._pool.allow(max_workers)
+
+    def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+               events: SimpleQueue[Any], key: Any) -> None:
+        self._pool.submit((spec.func, args, kwargs, events, key))
+
     def abandon_worker(self) -> bool:
-        self._limit += 1
+        self._pool.grow()
         return True
 
     def close(self, *, cancel: bool) -> None:
-        if cancel:
-            while True:
-                try:
-                    self._tasks.get_nowait()
-                except Exception:
-                    break
-        for _ in self._threads:
-            self._tasks.put(None)
-        # Idle threads exit at once; a thread still inside a body (a timed-out node
-        # or a cancelled run) is a daemon and is left to finish on its own.
-        give_up = time.monotonic() + (0.05 if cancel else 0.5)
-        for thread in self._threads:
-            thread.join(timeout=max(0.0, give_up - time.monotonic()))
+        """Nothing to close: idle threads of the shared pool exit by themselves."""
