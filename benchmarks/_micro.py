@@ -1,0 +1,319 @@
+"""Per-node overhead: build + resolve of no-op nodes on chain, fan and random graphs.
+
+Engines, all driven by the same loop (``_shapes.drive``):
+
+* ``python``: plain calls, the floor.
+* ``lazy``: a minimal lazy evaluator (a thunk per call, one iterative walk).
+* ``pool``: a ``ThreadPoolExecutor`` submit + result per node (one thread hand-off each).
+* ``tcg-serial``, ``tcg-threads``: ``tcg_core.resolve(*sinks, executor=...)`` with a node
+  function already measured by earlier runs (so tiny nodes run inline), and
+  ``tcg-threads-cold``: a fresh node function every run (nothing measured yet).
+* ``dask-sync``, ``dask-threads``: ``dask.delayed`` built once, computed with each
+  scheduler; each total counts the build.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from . import _shapes
+from ._common import (
+    Check,
+    Options,
+    ScenarioResult,
+    Table,
+    dask_available,
+    dask_module,
+    fmt,
+    log,
+    medians,
+    repeat_runs,
+)
+
+NAME = "micro"
+
+DEFAULT_SIZES = (1_000, 10_000, 100_000)
+FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
+DASK_SIZES = (1_000, 10_000)
+DASK_FULL_SIZES = (1_000, 3_000, 10_000)
+ENGINES = ("python", "lazy", "pool", "tcg-serial", "tcg-threads", "tcg-threads-cold",
+           "dask-sync", "dask-threads")
+
+Timings = dict[str, float]
+Runner = Callable[[_shapes.Spec, list[int]], Timings]
+
+
+def _noop(*inputs: Any) -> int:
+    return 0
+
+
+def _python(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+    started = time.perf_counter()
+    _shapes.drive(spec, _noop)
+    return {"build": 0.0, "resolve": time.perf_counter() - started}
+
+
+def _lazy(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+    call = _shapes.lazy(_noop)
+    started = time.perf_counter()
+    out = _shapes.drive(spec, call)
+    built = time.perf_counter()
+    _shapes.evaluate([out[i] for i in sink_idx])
+    return {"build": built - started, "resolve": time.perf_counter() - built}
+
+
+def _pool(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+    # One worker: calls are sequential, and more idle workers only add wake-up noise.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(_noop).result()  # the worker thread exists before the clock starts
+
+        def call(*inputs: Any) -> Any:
+            return pool.submit(_noop, *inputs).result()
+
+        started = time.perf_counter()
+        _shapes.drive(spec, call)
+        return {"build": 0.0, "resolve": time.perf_counter() - started}
+
+
+def _tcg(executor: str, fresh: bool) -> Runner:
+    import tcg_core
+
+    warm = tcg_core.node(name="noop")(_noop)
+
+    def run(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+        func = tcg_core.node(name="noop")(_noop) if fresh else warm
+        started = time.perf_counter()
+        out = _shapes.drive(spec, func)
+        built = time.perf_counter()
+        tcg_core.resolve(*[out[i] for i in sink_idx], executor=executor)
+        return {"build": built - started, "resolve": time.perf_counter() - built}
+
+    return run
+
+
+def _dask(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+    dask = dask_module()
+
+    call = dask.delayed(_noop)
+    started = time.perf_counter()
+    out = _shapes.drive(spec, call)
+    built = time.perf_counter()
+    roots = [out[i] for i in sink_idx]
+    dask.compute(*roots, scheduler="sync")
+    synced = time.perf_counter()
+    dask.compute(*roots, scheduler="threads")
+    return {"build": built - started, "sync": synced - built,
+            "threads": time.perf_counter() - synced}
+
+
+@dataclass
+class _Cell:
+    shape: str
+    n: int
+    engine: str
+    build_us: float | None = None
+    resolve_us: float | None = None
+    runs: int = 0
+    note: str = ""
+    best_us: float | None = None  # the fastest run's total (a busy machine inflates medians)
+
+    @property
+    def total_us(self) -> float | None:
+        if self.build_us is None or self.resolve_us is None:
+            return None
+        return self.build_us + self.resolve_us
+
+
+def _predict(history: list[tuple[int, float]], n: int) -> float:
+    """Seconds a run at ``n`` nodes may take, from earlier sizes (growth never below linear)."""
+    if not history:
+        return 0.0
+    last_n, last_s = history[-1]
+    exponent = 1.0
+    if len(history) >= 2:
+        prev_n, prev_s = history[-2]
+        if prev_s > 0 and last_s > 0 and last_n != prev_n:
+            exponent = max(1.0, math.log(last_s / prev_s) / math.log(last_n / prev_n))
+    return float(last_s * (n / last_n) ** exponent)
+
+
+class _Bench:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.with_dask = dask_available(options)
+        self.sizes = FULL_SIZES if options.full else DEFAULT_SIZES
+        self.dask_sizes = DASK_FULL_SIZES if options.full else DASK_SIZES
+        self.runners: dict[str, Runner] = {
+            "python": _python, "lazy": _lazy, "pool": _pool,
+            "tcg-serial": _tcg("serial", fresh=False),
+            "tcg-threads": _tcg("threads", fresh=False),
+            "tcg-threads-cold": _tcg("threads", fresh=True),
+        }
+        self.cells: list[_Cell] = []
+        self.history: dict[tuple[str, str], list[tuple[int, float]]] = {}
+
+    def max_size(self, engine: str) -> int:
+        if engine in ("pool", "tcg-threads-cold"):
+            # The hand-off baseline and the cold variant change little with size: keep the
+            # default run short, measure them at 100k with --full.
+            return 100_000 if self.options.full else 10_000
+        return max(self.sizes)
+
+    def run(self) -> None:
+        for shape in _shapes.SHAPES:
+            self.warm_up(shape)
+            for n in sorted(set(self.sizes) | (set(self.dask_sizes) if self.with_dask else set())):
+                spec = _shapes.make(shape, n)
+                sink_idx = _shapes.sinks(spec)
+                log(self.options, f"micro {shape} n={n:,}")
+                for engine, runner in self.runners.items():
+                    if n in self.sizes and n <= self.max_size(engine):
+                        self.measure(shape, n, engine, runner, spec, sink_idx)
+                if self.with_dask and n in self.dask_sizes:
+                    self.measure_dask(shape, n, spec, sink_idx)
+
+    def warm_up(self, shape: str) -> None:
+        spec = _shapes.make(shape, 1_000)
+        sink_idx = _shapes.sinks(spec)
+        for runner in self.runners.values():
+            runner(spec, sink_idx)
+
+    def repeats(self, n: int) -> int:
+        return max(self.options.repeats, 5) if n <= 10_000 else self.options.repeats
+
+    def skip_reason(self, shape: str, engine: str, n: int) -> str:
+        predicted = _predict(self.history.get((shape, engine), []), n)
+        if predicted > self.options.budget:
+            return f"skipped: predicted {predicted:,.0f} s > budget {self.options.budget:.0f} s"
+        return ""
+
+    def measure(self, shape: str, n: int, engine: str, runner: Runner,
+                spec: _shapes.Spec, sink_idx: list[int]) -> None:
+        cell = _Cell(shape, n, engine)
+        self.cells.append(cell)
+        cell.note = self.skip_reason(shape, engine, n)
+        if cell.note:
+            return
+        samples = repeat_runs(lambda: runner(spec, sink_idx), self.repeats(n))
+        mid = medians(samples)
+        cell.build_us, cell.resolve_us = mid["build"] / n * 1e6, mid["resolve"] / n * 1e6
+        cell.best_us = min(s["build"] + s["resolve"] for s in samples) / n * 1e6
+        cell.runs = len(samples)
+        self.history.setdefault((shape, engine), []).append((n, mid["build"] + mid["resolve"]))
+
+    def measure_dask(self, shape: str, n: int, spec: _shapes.Spec, sink_idx: list[int]) -> None:
+        cells = {name: _Cell(shape, n, name) for name in ("dask-sync", "dask-threads")}
+        self.cells.extend(cells.values())
+        reason = self.skip_reason(shape, "dask", n)
+        if reason:
+            for cell in cells.values():
+                cell.note = reason
+            return
+        samples = repeat_runs(lambda: _dask(spec, sink_idx), 3 if n <= 1_000 else 1,
+                              slow_after=1.0)
+        mid = medians(samples)
+        for key, cell in (("sync", cells["dask-sync"]), ("threads", cells["dask-threads"])):
+            cell.build_us, cell.resolve_us = mid["build"] / n * 1e6, mid[key] / n * 1e6
+            cell.best_us = min(s["build"] + s[key] for s in samples) / n * 1e6
+            cell.runs = len(samples)
+        self.history.setdefault((shape, "dask"), []).append(
+            (n, mid["build"] + max(mid["sync"], mid["threads"])))
+
+    # -- results -----------------------------------------------------------------------
+    def cell(self, shape: str, n: int, engine: str) -> float | None:
+        for c in self.cells:
+            if (c.shape, c.n, c.engine) == (shape, n, engine):
+                return c.total_us
+        return None
+
+    def grid(self) -> list[tuple[str, int]]:
+        return sorted({(c.shape, c.n) for c in self.cells},
+                      key=lambda k: (_shapes.SHAPES.index(k[0]), k[1]))
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b is not None and b > 0 else None
+
+
+def _tables(bench: _Bench) -> list[Table]:
+    engines = [e for e in ENGINES if any(c.engine == e for c in bench.cells)]
+    per_node = Table("Per-node cost: build + resolve of no-op nodes (µs/node, median)",
+                     ["graph", "N", *engines], [])
+    ratios = Table("Ratios (× = times slower than; 'dask/tcg' = how many times tcg is faster)",
+                   ["graph", "N", "serial ×python", "serial ×lazy", "threads ×python",
+                    "dask-sync/serial", "dask-thr/threads", "dask-thr/thr-cold"], [])
+    split = Table("tcg build vs resolve (µs/node)",
+                  ["graph", "N", "serial build", "serial resolve", "threads resolve",
+                   "cold resolve", "runs"], [])
+    for shape, n in bench.grid():
+        def get(engine: str, shape: str = shape, n: int = n) -> float | None:
+            return bench.cell(shape, n, engine)
+
+        per_node.rows.append([shape, f"{n:,}", *[fmt(get(e)) for e in engines]])
+        ratios.rows.append([
+            shape, f"{n:,}", fmt(_ratio(get("tcg-serial"), get("python")), 1),
+            fmt(_ratio(get("tcg-serial"), get("lazy")), 1),
+            fmt(_ratio(get("tcg-threads"), get("python")), 1),
+            fmt(_ratio(get("dask-sync"), get("tcg-serial")), 0),
+            fmt(_ratio(get("dask-threads"), get("tcg-threads")), 0),
+            fmt(_ratio(get("dask-threads"), get("tcg-threads-cold")), 0)])
+        found = {c.engine: c for c in bench.cells if (c.shape, c.n) == (shape, n)}
+        serial = found.get("tcg-serial")
+        if serial is not None and serial.build_us is not None:
+            thr, cold = found.get("tcg-threads"), found.get("tcg-threads-cold")
+            split.rows.append([shape, f"{n:,}", fmt(serial.build_us), fmt(serial.resolve_us),
+                               fmt(thr.resolve_us if thr else None),
+                               fmt(cold.resolve_us if cold else None), serial.runs])
+    per_node.notes.append("Same driver loop for every engine; tcg resolves the sinks in one "
+                          "resolve(); before each run gc.freeze() hides the harness's own "
+                          "objects from the GC (the graph under test is collected normally).")
+    skipped = [f"{c.engine} {c.shape} N={c.n:,}: {c.note}" for c in bench.cells if c.note]
+    per_node.notes.extend(skipped)
+    single = sorted({f"{c.engine} {c.shape} N={c.n:,}" for c in bench.cells if c.runs == 1})
+    if single:
+        per_node.notes.append("one run only (slow cell): " + "; ".join(single))
+    return [per_node, ratios, split]
+
+
+def _checks(bench: _Bench) -> list[Check]:
+    checks: list[Check] = []
+    big, mid = 100_000, 10_000
+    for shape in _shapes.SHAPES:
+        value = bench.cell(shape, big, "tcg-serial")
+        checks.append(Check(f"serial ≤ 3 µs/node at N=100k ({shape})", f"{fmt(value)} µs",
+                            None if value is None else value <= 3.0))
+    for shape in _shapes.SHAPES:
+        series = [c.total_us for c in bench.cells
+                  if c.shape == shape and c.engine == "tcg-serial" and c.total_us is not None]
+        sizes = [c.n for c in bench.cells if c.shape == shape and c.engine == "tcg-serial"
+                 and c.total_us is not None]
+        if len(series) >= 2:
+            spread = max(series) / min(series)
+            checks.append(Check(
+                f"serial flat from 1k to {max(sizes):,} ({shape}; max/min ≤ 1.5)",
+                " → ".join(fmt(v) for v in series) + f" µs (×{spread:.2f})", spread <= 1.5))
+    for engine in ("tcg-threads", "tcg-threads-cold"):
+        for shape in _shapes.SHAPES:
+            value = bench.cell(shape, big, engine)
+            checks.append(Check(f"{engine} ≤ 15 µs/node at N=100k ({shape})", f"{fmt(value)} µs",
+                                None if value is None else value <= 15.0))
+    for engine in ("tcg-threads", "tcg-threads-cold"):
+        for shape in _shapes.SHAPES:
+            ratio = _ratio(bench.cell(shape, mid, "dask-threads"), bench.cell(shape, mid, engine))
+            checks.append(Check(f"{engine} ≥ 30× faster than dask threads at N=10k ({shape})",
+                                f"{fmt(ratio, 1)}×", None if ratio is None else ratio >= 30))
+    return checks
+
+
+def run(options: Options) -> ScenarioResult:
+    bench = _Bench(options)
+    bench.run()
+    data = {"cells": [dict(vars(c), total_us=c.total_us) for c in bench.cells],
+            "sizes": list(bench.sizes), "dask_sizes": list(bench.dask_sizes)
+            if bench.with_dask else []}
+    return ScenarioResult(NAME, data, _tables(bench), _checks(bench))
