@@ -8,6 +8,8 @@
 7
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
                       CycleError,
                       DependencyError,
@@ -19,21 +21,37 @@ from ._errors import (
                       SerializationError,
                       TcgError,
 )
-from ._export import (
-                      load_json,
-                      save,
-                      to_chrome_trace,
-                      to_dot,
-                      to_json,
-                      to_mermaid,
-                      to_networkx,
-                      to_pydot,
-)
 from ._graph import GraphModel, NodeRecord, NodeState
 from ._node import Future, Node, NodeFunction, is_future, node
 from ._recorder import Graph
 from ._scheduler import DEFAULT_MAX_DEPTH, resolve
 from ._simulate import Schedule, simulate
+
+# The exporters load on first use: ``import tcg_core`` stays cheap (the pytest plugin
+# imports it in every test session).
+_EXPORTERS = ("load_json", "save", "to_chrome_trace", "to_dot", "to_json", "to_mermaid",
+              "to_networkx", "to_pydot")
+
+if TYPE_CHECKING:
+    from ._export import (
+        load_json,
+        save,
+        to_chrome_trace,
+        to_dot,
+        to_json,
+        to_mermaid,
+        to_networkx,
+        to_pydot,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTERS:
+        from . import _export
+
+        return getattr(_export, name)
+    raise AttributeError(f"module 'tcg_core' has no attribute {name!r}")
+
 
 __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",

@@ -55,7 +55,7 @@ from ._errors import (
     TcgError,
 )
 from ._executors import Adapter, make_adapter
-from ._executors._pool import describe_pool_failure
+from ._executors._base import describe_pool_failure
 from ._executors._threads import ThreadsAdapter
 from ._graph import NodeRecord, NodeState, describe_chain
 from ._node import Future, require_futures, scan_futures, substitute
@@ -105,7 +105,9 @@ class _Run:
     def __post_init__(self) -> None:
         self.label = worker_name()
         self.ordered = self.adapter.workers > 1 and not self.adapter.inline
-        self.ready = [] if self.ordered else deque()
+        self.prioritised = False  # set once a node that needs a worker is claimed
+        self.ready = deque()
+        self.heap: list[tuple[float, int, NodeRecord]] = []
 
     # -- claiming the part of the graph this run must execute ----------------------------
     def claim(self, roots: list[NodeRecord]) -> list[NodeRecord]:
@@ -192,24 +194,40 @@ class _Run:
 
     # -- priorities ----------------------------------------------------------------------
     def rank(self, records: list[NodeRecord]) -> None:
-        """Longest remaining path for each new record (consumers first)."""
+        """Longest remaining path for each new record (consumers first).
+
+        Skipped while every node is measured tiny: those run inline the moment they are
+        ready, so their order cannot delay anything and ranking would cost more.
+        """
         if not self.ordered:
             return
+        if not self.prioritised:
+            if all(self.is_tiny(rec.spec) for rec in records):
+                return
+            self.prioritised = True
         ranks = self.ranks
         for rec in _consumers_first(records):
             below = max((ranks.get(c.id, 0.0) for c in rec._consumers or ()), default=0.0)
             ranks[rec.id] = _weight(rec) + below
 
+    def is_tiny(self, spec: Any) -> bool:
+        """Run in the scheduler's thread: measured faster than a hand-off to a worker."""
+        return (self.inline_tiny and spec.timeout is None and not self.adapter.isolated
+                and spec.mean_duration is not None and spec.mean_duration < INLINE_BELOW)
+
     def push_ready(self, rec: NodeRecord) -> None:
-        if self.ordered:
-            heapq.heappush(self.ready, (-self.ranks.get(rec.id, 0.0), next(self.seq), rec))
+        if self.prioritised:
+            heapq.heappush(self.heap, (-self.ranks.get(rec.id, 0.0), next(self.seq), rec))
         else:
             self.ready.append(rec)
 
     def pop_ready(self) -> NodeRecord:
-        if self.ordered:
-            return heapq.heappop(self.ready)[2]  # type: ignore[no-any-return]
+        if self.heap:
+            return heapq.heappop(self.heap)[2]
         return self.ready.popleft()  # type: ignore[no-any-return]
+
+    def has_ready(self) -> bool:
+        return bool(self.ready or self.heap)
 
     # -- starting bodies -----------------------------------------------------------------
     def start(self, rec: NodeRecord) -> None:
@@ -226,9 +244,7 @@ class _Run:
                 kwargs = substitute(kwargs)
         spec = rec.spec
         adapter = self.adapter
-        if spec.timeout is None and (adapter.inline or (
-                self.inline_tiny and not adapter.isolated and spec.mean_duration is not None
-                and spec.mean_duration < INLINE_BELOW)):
+        if spec.timeout is None and (adapter.inline or self.is_tiny(spec)):
             self.inline_current = rec
             self.run_inline(rec, spec, args, kwargs)
             self.inline_current = None
@@ -385,7 +401,7 @@ class _Run:
         self.unfinished -= 1
         consumers, rec._consumers = rec._consumers, None
         if consumers:
-            if state == DONE and not self.ordered:
+            if state == DONE and not self.prioritised:
                 ready = self.ready
                 for consumer in consumers:  # notify()'s common case, inlined
                     consumer._npending -= 1
@@ -483,14 +499,14 @@ class _Run:
                 if todo:
                     self.drain()
         while self.unfinished and not self.stopped:
-            while self.ready and self.has_capacity():
+            while self.has_ready() and self.has_capacity():
                 self.start(self.pop_ready())
                 self.drain()
                 if self.stopped:
                     return
             if not self.unfinished or self.stopped:
                 return
-            if self.ready and self.has_capacity():
+            if self.has_ready() and self.has_capacity():
                 continue
             if self.lost_workers and self.lost_workers >= self.adapter.workers:
                 self.starve()
@@ -517,6 +533,7 @@ class _Run:
                     rec.end = time.perf_counter()
                 self.fail(rec, TcgError(f"node {rec.name!r} ({rec.path}) cannot run: {reason}"))
         self.ready.clear()
+        self.heap.clear()
         self.drain()
 
     def wait_for_events(self) -> None:
@@ -576,6 +593,7 @@ class _Run:
         and no result is lost.
         """
         self.ready.clear()
+        self.heap.clear()
         self.todo.clear()
         flying: list[NodeRecord] = []
         for rec in self.claimed:

@@ -12,7 +12,6 @@ from typing import Any
 
 from .._errors import TcgError
 from ._base import Adapter, SerialAdapter
-from ._pool import PoolAdapter, ProcessAdapter
 from ._threads import ThreadsAdapter
 
 __all__ = ["EXECUTOR_NAMES", "Adapter", "make_adapter"]
@@ -33,6 +32,8 @@ def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
         return ThreadsAdapter(max_workers or default_thread_workers())
     if executor == "serial":
         return SerialAdapter()
+    from ._pool import PoolAdapter, ProcessAdapter  # multiprocessing only when needed
+
     if executor == "processes":
         return ProcessAdapter.owned(max_workers or os.cpu_count() or 2)
     if executor == "dask":

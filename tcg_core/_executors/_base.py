@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import pickle
 from queue import SimpleQueue
 from typing import Any
 
@@ -43,3 +45,22 @@ class SerialAdapter(Adapter):
     workers = 1
     inline = True
     name = "serial"
+
+
+def _pickle_problem(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    if isinstance(exc, pickle.PicklingError):
+        return True
+    about_pickling = "pickle" in text or "local object" in text
+    return isinstance(exc, (TypeError, AttributeError)) and about_pickling
+
+
+def describe_pool_failure(exc: BaseException) -> str | None:
+    """A user-facing reason for process-pool failures, or ``None`` for ordinary errors."""
+    if isinstance(exc, cf.BrokenExecutor):
+        return ("the worker process running it died (killed, crashed or called os._exit); "
+                "the process pool is unusable after that")
+    if _pickle_problem(exc):
+        return ("its arguments or result cannot be pickled to cross process boundaries; "
+                "return plain data, or use executor='threads'")
+    return None

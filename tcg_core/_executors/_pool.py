@@ -8,7 +8,6 @@ import os
 import pickle
 import sys
 from collections.abc import Callable
-from concurrent.futures.process import BrokenProcessPool
 from queue import SimpleQueue
 from typing import Any
 
@@ -65,14 +64,6 @@ class PoolAdapter(Adapter):
     def close(self, *, cancel: bool) -> None:
         if self._owned:
             self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
-
-
-def _pickle_problem(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    if isinstance(exc, pickle.PicklingError):
-        return True
-    about_pickling = "pickle" in text or "local object" in text
-    return isinstance(exc, (TypeError, AttributeError)) and about_pickling
 
 
 class ProcessAdapter(PoolAdapter):
@@ -136,14 +127,3 @@ class ProcessAdapter(PoolAdapter):
             for process in list(processes.values()):
                 process.terminate()
         self._executor.shutdown(wait=not cancel, cancel_futures=cancel)
-
-
-def describe_pool_failure(exc: BaseException) -> str | None:
-    """A user-facing reason for process-pool failures, or ``None`` for ordinary errors."""
-    if isinstance(exc, BrokenProcessPool):
-        return ("the worker process running it died (killed, crashed or called os._exit); "
-                "the process pool is unusable after that")
-    if _pickle_problem(exc):
-        return ("its arguments or result cannot be pickled to cross process boundaries; "
-                "return plain data, or use executor='threads'")
-    return None
