@@ -180,11 +180,12 @@ class _Run:
                 producer._consumers.append(consumer)
             return
         if self.nested:
-            who = consumer.name if consumer is not None else "resolve()"
+            who = f"node {consumer.name!r}" if consumer is not None else "resolve() in a node body"
             raise TcgError(
-                f"node {who!r} needs {producer.name!r} ({producer.path}), which the "
-                "enclosing resolve() is still running; a node body cannot wait for it. Return "
-                "the future from the body instead: the node's value becomes its value")
+                f"{who} needs {producer.name!r} ({producer.path}), which another resolve() is "
+                "still running; a node body cannot wait for it (that could deadlock the "
+                "workers). Return the future from the body instead: the node's value becomes "
+                "its value")
         if owner is None or owner is self:
             raise TcgError(f"internal error: {producer!r} has no run to wait on")
         waiting = self.external.setdefault(producer.id, [])

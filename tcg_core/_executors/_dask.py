@@ -47,7 +47,7 @@ def dask_adapter(client: Any, max_workers: int | None) -> DaskAdapter:
         except ValueError:
             cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]
                 n_workers=1, threads_per_worker=max_workers or 8, processes=False,
-                dashboard_address=None)
+                dashboard_address="127.0.0.1:0")  # any free port: never collide on 8787
             client = distributed.Client(  # type: ignore[no-untyped-call]
                 cluster, set_as_default=False)
             owned = True

@@ -1,0 +1,182 @@
+"""Dask: graphs, nested ones included, run on a real ``distributed.LocalCluster`` on loopback
+(thread workers and process workers); failures, timeouts and killed workers end in an error
+naming the node (or Dask's own retry), never a hang.
+
+``processes=False`` clusters talk over in-process queues unless told otherwise, and that
+transport refuses ``host=``: the thread-worker cluster is asked for ``protocol="tcp"``.
+``dashboard_address=None`` still binds the scheduler's HTTP server to port 8787 (and warns
+when it is taken, e.g. under ``-n 2``): ``"127.0.0.1:0"`` asks for any free loopback port.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
+
+from tcg_core import (  # noqa: E402 - after the importorskip
+    Graph,
+    NodeError,
+    NodeFailures,
+    NodeTimeoutError,
+    TcgError,
+    node,
+    resolve,
+)
+from tests.core import _nodes_for_processes as P  # noqa: E402
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _cluster(processes: bool, **extra: Any) -> Any:
+    options: dict[str, Any] = dict(n_workers=2, threads_per_worker=2, processes=processes,
+                                   dashboard_address="127.0.0.1:0", host="127.0.0.1",
+                                   silence_logs=logging.CRITICAL)
+    if not processes:
+        options["protocol"] = "tcp"
+    options.update(extra)
+    return distributed.LocalCluster(**options)
+
+
+@pytest.fixture(scope="module", params=["thread-workers", "process-workers"])
+def client(request: pytest.FixtureRequest) -> Iterator[Any]:
+    cluster = _cluster(processes=request.param == "process-workers")
+    with distributed.Client(cluster, set_as_default=False) as dask_client:
+        yield dask_client
+    cluster.close()
+
+
+@pytest.fixture
+def killable_client() -> Iterator[Any]:
+    """A process-worker cluster of its own (workers get killed here); Dask gives a task up
+    after it killed two workers, so the test stays short."""
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = _cluster(processes=True)
+        with distributed.Client(cluster, set_as_default=False) as dask_client:
+            yield dask_client
+        cluster.close()
+
+
+def test_the_seed_pipeline_runs_on_the_cluster_nested_graph_included(client: Any) -> None:
+    future = P.pipeline(10, 2, 5, 6)
+    assert future.resolve(executor=client) == -60
+    graph = future.graph
+    assert sorted(r.path for r in graph.nodes) == [
+        "pipeline", "pipeline › add", "pipeline › multiply", "pipeline › subtract"]
+    assert all(r.state == "done" for r in graph.nodes)
+    assert all("Dask" in (r.worker or "") for r in graph.nodes), [r.worker for r in graph.nodes]
+    if client.cluster.processes:
+        assert all(not r.worker.startswith(f"{os.getpid()}:") for r in graph.nodes)
+
+
+def test_a_child_returned_from_a_body_on_dask_runs_once(client: Any, tmp_path: Path) -> None:
+    """Each graph node is one call: a child the body both created and returned must not
+    come back from the worker as two separate nodes that both run."""
+    log = str(tmp_path)
+    future = P.logged_parent(log)
+    assert future.resolve(executor=client) == "child"
+    assert P.runs(log) == {"parent": 1, "child": 1}
+    (child,) = future.node.children or []
+    assert child.parent is future.node and child.state == "done"
+
+
+def test_executor_dask_uses_the_current_client(client: Any) -> None:
+    future = P.pid_of()
+    with client.as_current():
+        pid = future.resolve(executor="dask", inline_tiny=False)
+    worker_pids = set(client.run(os.getpid).values())
+    assert pid in worker_pids
+
+
+def test_a_failing_grandchild_on_dask_names_the_path_and_the_cause(client: Any) -> None:
+    with pytest.raises(NodeError) as info:
+        P.top(4).resolve(executor=client)
+    assert "node 'boom' failed (top › middle › boom): ValueError: bad input 4" in str(info.value)
+    assert isinstance(info.value.__cause__, ValueError)
+
+
+def test_keep_going_on_dask_reports_every_failure_and_finishes_the_rest(client: Any) -> None:
+    with Graph() as g:
+        P.boom(1)
+        P.top(2)
+        good = [P.pipeline(i, 1, 2, 3) for i in range(4)]
+    with pytest.raises(NodeFailures) as info:
+        g.resolve(executor=client, keep_going=True)
+    assert sorted(e.path for e in info.value.errors) == ["boom", "top › middle › boom"]
+    assert [f.resolve() for f in good] == [(i + 1) * 2 * (2 - 3) for i in range(4)]
+
+
+def test_a_node_past_its_timeout_on_dask_fails_in_time(client: Any) -> None:
+    started = time.monotonic()
+    with pytest.raises(NodeError) as info:
+        P.hang(3.0).resolve(executor=client)
+    assert time.monotonic() - started < 1.0 + 1.0
+    assert isinstance(info.value.__cause__, NodeTimeoutError)
+    assert "node 'hang' failed (hang)" in str(info.value)
+
+
+def test_a_lambda_node_on_dask_is_refused_with_the_fix(client: Any) -> None:
+    with pytest.raises(NodeError) as info:
+        node(lambda: 1)().resolve(executor=client)
+    assert "module top level" in str(info.value)
+
+
+def test_a_body_resolving_inside_a_dask_worker(client: Any) -> None:
+    assert P.resolves_inside(P.resolves_inside(1)).resolve(executor=client) == 210
+
+
+def test_a_worker_killed_mid_run_is_retried_by_dask(killable_client: Any,
+                                                     tmp_path: Path) -> None:
+    marker = str(tmp_path / "killed-once")
+    started = time.monotonic()
+    assert P.die_once(marker).resolve(executor=killable_client) == "survived"
+    assert os.path.exists(marker)
+    assert time.monotonic() - started < 60
+
+
+def test_a_task_that_kills_every_worker_is_a_clear_error(killable_client: Any) -> None:
+    started = time.monotonic()
+    with pytest.raises(NodeError) as info:
+        P.die(1).resolve(executor=killable_client)
+    assert time.monotonic() - started < 60
+    message = str(info.value)
+    assert message.startswith("node 'die' failed (die): KilledWorker")
+    assert "died" in message
+
+
+def test_a_closed_client_is_a_clear_error() -> None:
+    cluster = _cluster(processes=False, n_workers=1)
+    dask_client = distributed.Client(cluster, set_as_default=False)
+    dask_client.close()
+    cluster.close()
+    with pytest.raises(TcgError) as info:
+        P.add(1, 2).resolve(executor=dask_client, inline_tiny=False)
+    assert "closed" in str(info.value) or "shut down" in str(info.value), str(info.value)
+
+
+def test_a_client_closed_during_resolve_is_an_error_not_a_hang() -> None:
+    cluster = _cluster(processes=False, n_workers=1)
+    dask_client = distributed.Client(cluster, set_as_default=False)
+    try:
+        futures = [P.nap(i, 0.3) for i in range(12)]
+        closer = threading.Timer(0.5, dask_client.close)
+        closer.start()
+        started = time.monotonic()
+        with pytest.raises(Exception) as info:
+            resolve(*futures, executor=dask_client, inline_tiny=False)
+        closer.join()
+        assert time.monotonic() - started < 30
+        assert isinstance(info.value, TcgError), repr(info.value)
+        assert "node 'nap'" in str(info.value) and "shut down" in str(info.value)
+    finally:
+        dask_client.close()
+        cluster.close()
