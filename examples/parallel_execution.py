@@ -96,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if shutil.which("dot"):
         print(f"Wrote {graph.save(out / 'parallel_execution.svg')}")
+    else:
+        print("Graphviz's `dot` is not installed: no SVG (apt-get install graphviz, or "
+              "brew install graphviz)")
     return 0
 
 

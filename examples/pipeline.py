@@ -74,6 +74,9 @@ def _save_all(graph: object, stem: Path) -> list[Path]:
     suffixes = [".dot", ".mmd", ".json"]
     if shutil.which("dot"):
         suffixes = [".svg", ".png", *suffixes]
+    else:
+        print("Graphviz's `dot` is not installed: writing DOT and Mermaid text only "
+              "(apt-get install graphviz, or brew install graphviz, for SVG/PNG)")
     return [graph.save(stem.with_suffix(s)) for s in suffixes]  # type: ignore[attr-defined]
 
 
