@@ -1,1 +1,30 @@
-"""pytest-tcg: a pytest plugin for testing computation-graph pipelines (placeholder)."""
+"""pytest-tcg: test computation-graph pipelines with pytest.
+
+The plugin (``pytest_tcg.plugin``, loaded through the ``pytest11`` entry point ``tcg``)
+adds the fixtures ``tcg_graph``, ``tcg_resolve``, ``tcg_executor`` and ``tcg_snapshot``,
+the marker ``@pytest.mark.tcg(executor=..., workers=...)`` and the ``--tcg-*`` options.
+The assertions below work with or without it. Hypothesis strategies live in
+``pytest_tcg.strategies``.
+
+>>> from tcg_core import node
+>>> @node
+... def inc(x):
+...     return x + 1
+>>> assert_graph_shape(inc(inc(1)), {"inc#2": {"inc#1"}})
+"""
+
+from ._assertions import (
+                          SpeedupAssertionError,
+                          assert_graph_shape,
+                          assert_nested,
+                          assert_parallel_speedup,
+                          assert_ran_in_parallel,
+                          assert_simulated_speedup,
+)
+from ._timing import SpeedupReport
+
+__all__ = [
+    "assert_graph_shape", "assert_nested", "assert_ran_in_parallel",
+    "assert_parallel_speedup", "assert_simulated_speedup", "SpeedupReport",
+    "SpeedupAssertionError",
+]

@@ -1,1 +1,166 @@
-"""pytest hooks and options for pytest-tcg (placeholder until the plugin lands)."""
+"""pytest-tcg's hooks and options (the ``pytest11`` entry point ``tcg``; disable it with
+``-p no:tcg``). The fixtures live in ``_fixtures``; this module only wires things up."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from tcg_core import Graph
+
+from . import _timing
+from ._config import FORMATS, Settings, parse_dir, parse_executor, parse_formats, parse_workers
+from ._fixtures import MARKER_HELP, tcg_executor, tcg_graph, tcg_resolve, tcg_snapshot
+from ._output import GraphWriter
+from ._state import SETTINGS, STATS, WRITER, item_state
+from ._stats import Stats
+
+__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_snapshot"]
+
+_WORKEROUTPUT_KEY = "tcg_stats"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tcg", "tcg: computation-graph pipelines (pytest-tcg)")
+    formats = ",".join(FORMATS)
+    group.addoption(
+        "--tcg-graph-out", dest="tcg_graph_out", metavar="DIR", type=parse_dir, default=None,
+        help="Save the graph of every test that built one as DIR/<test id>.<ext> "
+             "(ini: tcg_graph_out).")
+    group.addoption(
+        "--tcg-graph-format", dest="tcg_graph_format", metavar="FORMATS", type=parse_formats,
+        default=None,
+        help=f"Comma-separated formats for --tcg-graph-out, from {formats}; default svg when "
+             "Graphviz is installed, else dot,mmd (ini: tcg_graph_format).")
+    group.addoption(
+        "--tcg-executor", dest="tcg_executor", metavar="NAME", type=parse_executor,
+        default=None,
+        help="Executor for tcg_executor/tcg_resolve/tcg_graph: serial, threads, processes or "
+             "dask; default threads (ini: tcg_executor).")
+    group.addoption(
+        "--tcg-workers", dest="tcg_workers", metavar="N", type=parse_workers, default=None,
+        help="Worker count for that executor (ini: tcg_workers).")
+    group.addoption(
+        "--tcg-snapshot-update", dest="tcg_snapshot_update", action="store_true",
+        default=False,
+        help="Write tcg_snapshot files from the graphs the tests build instead of "
+             "comparing.")
+    parser.addini("tcg_graph_out", "Folder for --tcg-graph-out (relative to the ini file).",
+                  default="")
+    parser.addini("tcg_graph_format", "Formats for --tcg-graph-format.", default="")
+    parser.addini("tcg_executor", "Default executor for --tcg-executor.", default="")
+    parser.addini("tcg_workers", "Default worker count for --tcg-workers.", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_HELP)
+    settings = Settings.from_config(config)
+    stats = Stats(formats=list(settings.formats), format_note=settings.format_note)
+    config.stash[SETTINGS] = settings
+    config.stash[STATS] = stats
+    config.stash[WRITER] = None
+    if settings.graph_out is not None:
+        writer = GraphWriter(settings.graph_out, settings.formats)
+        problem = writer.prepare()
+        if problem is None:
+            config.stash[WRITER] = writer
+            stats.graph_dir = _shown(config, settings.graph_out)
+        else:
+            stats.output_fatal = problem
+
+    def count(report: _timing.SpeedupReport) -> None:
+        stats.speedups.append(report.speedup)
+        stats.simulated += report.kind == "simulated"
+        stats.speedup_failures += not report.passed
+
+    _timing.add_listener(count)
+    config.add_cleanup(lambda: _timing.remove_listener(count))
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistController(stats), "tcg-xdist")
+
+
+def _shown(config: pytest.Config, path: Any) -> str:
+    try:
+        return str(path.relative_to(config.invocation_params.dir)) or "."
+    except ValueError:
+        return str(path)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    settings = config.stash[SETTINGS]
+    if settings.graph_out is None:
+        return None
+    return f"tcg: graphs to {_shown(config, settings.graph_out)} ({','.join(settings.formats)})"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    # With --tcg-graph-out, record the futures a test body creates even without the
+    # tcg_graph fixture (which records them itself and must not be shadowed).
+    if item.config.stash[WRITER] is None or "tcg_graph" in getattr(item, "fixturenames", ()):
+        return (yield)
+    graph = Graph()
+    try:
+        with graph:
+            return (yield)
+    finally:
+        if graph.futures:
+            item_state(item).add(graph)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
+    try:
+        return (yield)
+    finally:
+        _save_graphs(item)
+
+
+def _save_graphs(item: pytest.Item) -> None:
+    writer = item.config.stash[WRITER]
+    if writer is None:
+        return
+    stats = item.config.stash[STATS]
+    try:
+        model = item_state(item).model()
+    except Exception as exc:
+        stats.add_error(f"{item.nodeid}: {type(exc).__name__}: {exc}")
+        return
+    if model is None:
+        return
+    written, problems = writer.write(model, item.nodeid)
+    if written:
+        stats.graph_tests += 1
+        stats.graph_files += len(written)
+    for problem in problems:
+        stats.add_error(problem)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the counts to the controller
+        workeroutput[_WORKEROUTPUT_KEY] = session.config.stash[STATS].to_dict()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    lines = config.stash[STATS].summary_lines()
+    if lines:
+        terminalreporter.write_sep("-", "tcg")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
+class _XdistController:
+    """Hooks that exist only with pytest-xdist: merge each worker's counts."""
+
+    def __init__(self, stats: Stats) -> None:
+        self._stats = stats
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        data = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY)
+        if data:
+            self._stats.merge(data)

@@ -1,0 +1,120 @@
+"""Turning what a test holds (a Graph, futures, a list of them) into a graph model, and the
+name-labelled views the assertions and snapshots compare."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from tcg_core import Future, Graph, GraphModel, NodeRecord, is_future
+
+__all__ = ["GraphLike", "as_model", "futures_of", "label_paths", "data_digraph", "PATH_SEP"]
+
+#: A Graph or graph model, a future, or an iterable of those.
+GraphLike = Any
+PATH_SEP = " › "
+
+
+def as_model(target: GraphLike) -> GraphModel:
+    """A graph model over everything ``target`` reaches.
+
+    >>> from tcg_core import node
+    >>> @node
+    ... def inc(x):
+    ...     return x + 1
+    >>> [r.name for r in as_model([inc(1), inc(2)]).nodes]
+    ['inc', 'inc']
+    """
+    if isinstance(target, GraphModel):
+        return target
+    return GraphModel(_records(target))
+
+
+def _records(target: Any) -> list[NodeRecord]:
+    if isinstance(target, GraphModel):
+        return target.nodes
+    if is_future(target):
+        return [target.node]
+    if isinstance(target, NodeRecord):
+        return [target]
+    if isinstance(target, Iterable) and not isinstance(target, (str, bytes, dict)):
+        return [rec for item in target for rec in _records(item)]
+    raise TypeError(f"expected a tcg Graph, a Future or a list of futures, not "
+                    f"{type(target).__name__} {target!r:.60}")
+
+
+def futures_of(target: Any) -> list[Future[Any]]:
+    """The futures to resolve for ``target``: a future, a recording Graph's futures, or a
+    list of futures."""
+    if is_future(target):
+        return [target]
+    if isinstance(target, Graph):
+        return target.futures
+    if isinstance(target, GraphModel):
+        raise TypeError("a graph model cannot be resolved; pass the futures or the "
+                        "recording Graph (with Graph() as g: ...) instead")
+    if isinstance(target, (list, tuple)):
+        return [f for item in target for f in futures_of(item)]
+    raise TypeError(f"expected a Future, a recording Graph or a list of futures, not "
+                    f"{type(target).__name__} {target!r:.60}")
+
+
+def label_paths(records: list[NodeRecord]) -> dict[int, str]:
+    """A readable, unique label per node: its nesting path, with ``#k`` where siblings
+    share a name (``pipeline › inc#2``). Siblings are numbered in a canonical order (by
+    what feeds them), so the labels do not depend on thread timing."""
+    by_parent: dict[int | None, list[NodeRecord]] = {}
+    for rec in records:
+        parent = rec.parent.id if rec.parent is not None else None
+        by_parent.setdefault(parent, []).append(rec)
+    labels: dict[int, str] = {}
+    signature = _signatures(records)
+
+    def visit(parent: int | None, prefix: str) -> None:
+        siblings = by_parent.get(parent, [])
+        counts = Counter(r.name for r in siblings)
+        seen: Counter[str] = Counter()
+        for rec in sorted(siblings, key=lambda r: (r.name, signature[r.id], r.id)):
+            label = rec.name
+            if counts[rec.name] > 1:
+                seen[rec.name] += 1
+                label = f"{rec.name}#{seen[rec.name]}"
+            labels[rec.id] = prefix + label
+            visit(rec.id, labels[rec.id] + PATH_SEP)
+
+    visit(None, "")
+    for rec in records:  # a parent outside the set: label by path alone
+        labels.setdefault(rec.id, rec.path)
+    return labels
+
+
+def _signatures(records: list[NodeRecord], rounds: int = 3) -> dict[int, str]:
+    """A few rounds of neighbourhood refinement over names, so equal-named nodes get an
+    order that reflects their wiring rather than their creation order."""
+    sig = {r.id: r.name for r in records}
+    for _ in range(rounds):
+        sig = {r.id: _digest(sig[r.id], sorted(sig.get(i.id, i.name) for i in r.inputs),
+                             sorted(sig.get(c.id, c.name) for c in r.children or ()))
+               for r in records}
+    return sig
+
+
+def _digest(own: str, inputs: list[str], children: list[str]) -> str:
+    # Hashed so the signature stays short however wide the graph is.
+    text = "\x00".join([own, *inputs, "|", *children])
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def data_digraph(model: GraphModel) -> Any:
+    """A ``networkx.DiGraph`` keyed by node id: ``name`` on nodes, data edges producer →
+    consumer (several arguments fed by one producer give one edge)."""
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    for rec in model.nodes:
+        graph.add_node(rec.id, name=rec.name)
+    for src, dst, _arg in model.edges():
+        graph.add_edge(src.id, dst.id)
+    return graph

@@ -1,0 +1,96 @@
+"""What the plugin did in a session, for the terminal summary.
+
+Under pytest-xdist every worker keeps its own ``Stats``, sends it as a plain dict through
+``workeroutput`` when its session ends, and the controller merges them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Stats"]
+
+_MAX_MESSAGES = 5
+
+
+@dataclass
+class Stats:
+    graph_tests: int = 0
+    graph_files: int = 0
+    graph_dir: str | None = None
+    formats: list[str] = field(default_factory=list)
+    format_note: str | None = None
+    output_fatal: str | None = None
+    output_errors: list[str] = field(default_factory=list)
+    output_error_count: int = 0
+    speedups: list[float] = field(default_factory=list)
+    simulated: int = 0
+    speedup_failures: int = 0
+    snapshots_written: int = 0
+    snapshots_failed: int = 0
+    snapshots_passed: int = 0
+
+    def add_error(self, message: str) -> None:
+        """Count a file that could not be written; keep the first few distinct messages."""
+        self.output_error_count += 1
+        if message not in self.output_errors and len(self.output_errors) < _MAX_MESSAGES:
+            self.output_errors.append(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def merge(self, data: dict[str, Any]) -> None:
+        """Add a worker's counts (its ``to_dict()``) into these."""
+        other = Stats(**data)
+        self.graph_tests += other.graph_tests
+        self.graph_files += other.graph_files
+        self.graph_dir = self.graph_dir or other.graph_dir
+        self.formats = self.formats or other.formats
+        self.format_note = self.format_note or other.format_note
+        self.output_fatal = self.output_fatal or other.output_fatal
+        for message in other.output_errors:
+            if message not in self.output_errors and len(self.output_errors) < _MAX_MESSAGES:
+                self.output_errors.append(message)
+        self.output_error_count += other.output_error_count
+        self.speedups.extend(other.speedups)
+        self.simulated += other.simulated
+        self.speedup_failures += other.speedup_failures
+        self.snapshots_written += other.snapshots_written
+        self.snapshots_failed += other.snapshots_failed
+        self.snapshots_passed += other.snapshots_passed
+
+    def summary_lines(self) -> list[str]:
+        """The lines of the ``tcg`` section (empty when the plugin did nothing to report)."""
+        lines: list[str] = []
+        if self.graph_files:
+            what = ", ".join(self.formats)
+            lines.append(f"graphs: {_plural(self.graph_files, 'file')} ({what}) for "
+                         f"{_plural(self.graph_tests, 'test')} saved in {self.graph_dir}")
+        if self.format_note and self.graph_files:
+            lines.append(self.format_note)
+        if self.output_fatal:
+            lines.append(f"graphs not saved: {self.output_fatal}")
+        elif self.output_errors:
+            lines.append(f"{_plural(self.output_error_count, 'graph file')} not saved; "
+                         f"first: {self.output_errors[0]}")
+        if self.speedups:
+            lines.append(self._speedup_line())
+        if self.snapshots_written or self.snapshots_failed or self.snapshots_passed:
+            lines.append(f"snapshots: {self.snapshots_passed} matched, "
+                         f"{self.snapshots_written} written, {self.snapshots_failed} failed")
+        return lines
+
+    def _speedup_line(self) -> str:
+        count = len(self.speedups)
+        kinds = ""
+        if self.simulated:
+            kinds = f" ({count - self.simulated} measured, {self.simulated} simulated)"
+        failed = f", {self.speedup_failures} failed" if self.speedup_failures else ""
+        return (f"speedup checks: {count} run{kinds}{failed}, smallest "
+                f"{min(self.speedups):.2f}x, median {statistics.median(self.speedups):.2f}x")
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

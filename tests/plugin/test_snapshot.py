@@ -1,0 +1,193 @@
+"""``tcg_snapshot`` and ``--tcg-snapshot-update``: structure snapshots next to the test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_tcg._output import names_stem
+from pytest_tcg._snapshot import difference, dump, load, structure_of
+from tcg_core import GraphModel, node
+
+from .conftest import RunPytest
+
+TESTS = """
+import pytest
+from tcgpipes import add, inc, pipeline, twice
+
+def test_pipeline(tcg_resolve, tcg_snapshot):
+    assert tcg_resolve(pipeline(10, 2, 5, 6)) == -60
+    tcg_snapshot()
+
+@pytest.mark.parametrize("n", [1, 2, pytest.param(3, id="a/b")])
+def test_param(tcg_graph, tcg_snapshot, n):
+    for _ in range(n):
+        twice(n)
+    tcg_graph.resolve()
+    tcg_snapshot()
+
+def test_two_snapshots(tcg_snapshot):
+    tcg_snapshot(inc(1))
+    tcg_snapshot(add(inc(1), 2))
+    tcg_snapshot(twice(3), name="third")
+"""
+
+SNAPSHOTS = ["test_pipeline.json", "test_param[1].json", "test_param[2].json",
+             names_stem("test_param[a/b]") + ".json",
+             "test_two_snapshots.json", "test_two_snapshots.2.json",
+             "test_two_snapshots.third.json"]
+
+
+def _folder(project: pytest.Pytester) -> list[str]:
+    return sorted(p.name for p in (project.path / "__tcg_snapshots__" / "test_snap").iterdir())
+
+
+def test_missing_snapshots_fail_until_written(project: pytest.Pytester, run: RunPytest,
+                                              run_both: RunPytest) -> None:
+    project.makepyfile(test_snap=TESTS)
+    result = run_both()
+    result.assert_outcomes(failed=5)
+    result.stdout.fnmatch_lines([
+        "*no graph snapshot at __tcg_snapshots__/test_snap/test_pipeline.json yet: run pytest "
+        "with --tcg-snapshot-update to write it"])
+    result.stdout.fnmatch_lines(["snapshots: 0 matched, 0 written, 5 failed"])
+
+    result = run_both("--tcg-snapshot-update")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["snapshots: 0 matched, 7 written, 0 failed"])
+    assert _folder(project) == sorted(SNAPSHOTS)
+
+    result = run()
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["snapshots: 7 matched, 0 written, 0 failed"])
+
+
+def test_changed_structure_fails_with_a_readable_diff(project: pytest.Pytester, run: RunPytest,
+                                                      run_both: RunPytest) -> None:
+    project.makepyfile(test_snap=TESTS)
+    run("--tcg-snapshot-update").assert_outcomes(passed=5)
+    # The pipeline now divides instead of subtracting, and _add moves out of plus.
+    project.makepyfile(tcgpipes="""
+        from tcg_core import node
+
+        @node
+        def _add(a, b):
+            return a + b
+
+        @node
+        def plus(a, b):
+            return a + b
+
+        @node
+        def divide(a, b):
+            return a // b
+
+        @node
+        def times(a, b, c):
+            return a * b * c
+
+        @node
+        def pipeline(a, b, c, d):
+            _add(0, 0)
+            return times(plus(a, b), c, divide(c, d))
+
+        @node
+        def inc(x):
+            return x + 1
+
+        @node
+        def add(a, b):
+            return a + b
+
+        @node
+        def twice(x):
+            return add(inc(x), inc(x))
+    """)
+    project.makepyfile(test_snap=TESTS.replace("== -60", "== 0"))
+    result = run_both("-k", "test_pipeline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "graph structure differs from snapshot __tcg_snapshots__/test_snap/test_pipeline.json:",
+        "  ~ moved _add: pipeline › plus › _add -> pipeline › _add",
+        "  + node  pipeline › divide",
+        "  - node  pipeline › minus",
+        "  + edge  pipeline › divide -> pipeline › times [c]",
+        "  - edge  pipeline › minus -> pipeline › times [c]",
+        "run pytest with --tcg-snapshot-update to store the new structure",
+    ])
+    assert "Traceback" not in result.stdout.str()
+    run("--tcg-snapshot-update").stdout.fnmatch_lines(["snapshots: 6 matched, 1 written*"])
+    run().assert_outcomes(passed=5)
+
+
+def test_snapshot_file_is_readable_json(project: pytest.Pytester, run: RunPytest) -> None:
+    project.makepyfile(test_snap=TESTS)
+    run("--tcg-snapshot-update", "-k", "test_pipeline").assert_outcomes(passed=1)
+    path = project.path / "__tcg_snapshots__" / "test_snap" / "test_pipeline.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data == {
+        "pytest-tcg snapshot": 1,
+        "tree": {"pipeline": {"minus": {}, "plus": {"_add": {}}, "times": {}}},
+        "edges": [["pipeline › minus", "pipeline › times", "c"],
+                  ["pipeline › plus", "pipeline › times", "a"]],
+    }
+
+
+def test_snapshot_needs_a_graph(project: pytest.Pytester, run: RunPytest) -> None:
+    project.makepyfile(test_empty="""
+        def test_nothing(tcg_snapshot):
+            tcg_snapshot()
+
+        def test_bad_name(tcg_snapshot):
+            from tcgpipes import inc
+            tcg_snapshot(inc(1), name="a/b")
+    """)
+    result = run()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*tcg_snapshot() found no graph for this test: build it in the "
+                                 "tcg_graph fixture, resolve it with tcg_resolve, or pass it:*",
+                                 "*snapshot name 'a/b': use letters, digits, '_' and '.'*"])
+
+
+# -- the comparison itself -------------------------------------------------------------------
+
+@node
+def inc(x: int) -> int:
+    return x + 1
+
+
+@node
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def _structure(*futures: object) -> object:
+    return structure_of(GraphModel([f.node for f in futures]))  # type: ignore[attr-defined]
+
+
+def test_same_wiring_matches_whatever_the_creation_order() -> None:
+    a = inc(1)
+    first = _structure(add(inc(a), inc(inc(a))))
+    b = inc(1)
+    deep = inc(inc(b))
+    second = _structure(add(inc(b), deep))
+    assert difference(load(dump(first)), second) is None  # type: ignore[arg-type]
+
+
+def test_different_wiring_of_the_same_names_is_reported() -> None:
+    a, b = inc(1), inc(2)
+    chain = _structure(add(inc(a), b))      # inc -> inc -> add, inc -> add
+    x = inc(1)
+    fan = _structure(add(inc(x), inc(x)))   # inc -> inc -> add, inc(x) -> inc -> add
+    diff = difference(chain, fan)  # type: ignore[arg-type]
+    assert diff is not None
+    assert "wired differently" in diff or "edge" in diff
+
+
+def test_repeated_edges_count() -> None:
+    x = inc(1)
+    once = _structure(add(x, 1))
+    twice = _structure(add(x, x))
+    diff = difference(once, twice)  # type: ignore[arg-type]
+    assert diff == "  + edge  inc -> add [b]"

@@ -1,0 +1,68 @@
+"""The ``tcg`` terminal summary section, gathered from every xdist worker."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_tcg._stats import Stats
+
+from .conftest import RunPytest
+
+TESTS = """
+import pytest
+from pytest_tcg import assert_simulated_speedup
+from tcgpipes import add, inc, twice
+
+@pytest.mark.parametrize("i", range(6))
+def test_graphs(tcg_resolve, tcg_snapshot, i):
+    tcg_resolve(twice(i))
+    tcg_snapshot()
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_speedups(workers):
+    assert_simulated_speedup(lambda: add(inc(1), inc(2)), 1.0, workers=workers, weight="unit")
+
+def test_failed_check():
+    with pytest.raises(AssertionError):
+        assert_simulated_speedup(lambda: add(inc(1), inc(2)), 2.0, workers=1, weight="unit")
+"""
+
+
+def test_counts_from_all_workers(project: pytest.Pytester, run_both: RunPytest) -> None:
+    project.makepyfile(test_summary=TESTS)
+    result = run_both("--tcg-graph-out=graphs", "--tcg-graph-format=mmd,json",
+                      "--tcg-snapshot-update")
+    result.assert_outcomes(passed=10)
+    result.stdout.fnmatch_lines([
+        "*- tcg -*",
+        "graphs: 20 files (mmd, json) for 10 tests saved in graphs",
+        "speedup checks: 4 run (0 measured, 4 simulated), 1 failed, smallest 1.00x, median "
+        "1.25x",
+        "snapshots: 0 matched, 6 written, 0 failed",
+    ])
+
+
+def test_silent_when_the_plugin_did_nothing(project: pytest.Pytester, run: RunPytest) -> None:
+    project.makepyfile(test_plain="def test_plain(): pass")
+    result = run()
+    result.assert_outcomes(passed=1)
+    assert "- tcg -" not in result.stdout.str()
+
+
+def test_merge_adds_worker_counts() -> None:
+    controller = Stats(formats=["svg"])
+    first = Stats(graph_tests=2, graph_files=2, graph_dir="g", speedups=[2.0],
+                  snapshots_failed=1)
+    first.add_error("svg for t1: boom")
+    second = Stats(graph_tests=1, graph_files=1, graph_dir="g", speedups=[3.0, 4.0], simulated=1,
+                   speedup_failures=1, snapshots_written=2)
+    second.add_error("svg for t2: boom")
+    for worker in (first, second):
+        controller.merge(worker.to_dict())
+    assert controller.summary_lines() == [
+        "graphs: 3 files (svg) for 3 tests saved in g",
+        "2 graph files not saved; first: svg for t1: boom",
+        "speedup checks: 3 run (2 measured, 1 simulated), 1 failed, smallest 2.00x, median "
+        "3.00x",
+        "snapshots: 0 matched, 2 written, 1 failed",
+    ]
