@@ -266,31 +266,70 @@ class GraphModel:
         return sum(r.duration or 0.0 for r in self.nodes)
 
     def critical_path(self, weight: str = "duration") -> list[NodeRecord]:
-        """The heaviest chain of nodes, where a node waits on its inputs and a parent on its
-        children. ``weight`` is ``"duration"`` (measured), ``"cost"`` (hints, else 1) or
-        ``"unit"``.
+        """The heaviest chain of node bodies: the lower bound on the makespan with
+        unlimited workers. A body starts after its inputs are complete and after its
+        parent's body returned; a parent is complete when its children are.
+        ``weight`` is ``"duration"`` (measured), ``"cost"`` (hints, else 1) or ``"unit"``.
         """
-        order = _topological(self.nodes)
-        best: dict[int, float] = {}
-        via: dict[int, NodeRecord | None] = {}
-        for rec in order:
-            before = list(rec.inputs) + list(rec.children or ())
-            prev = max(before, key=lambda r: best[r.id], default=None)
-            best[rec.id] = _weight(rec, weight) + (best[prev.id] if prev is not None else 0.0)
-            via[rec.id] = prev
-        if not order:
+        records = self.nodes
+        if not records:
             return []
-        tail: NodeRecord | None = max(order, key=lambda r: best[r.id])
+        times, via = _event_times(records, weight)
+        last = max(records, key=lambda r: times[(_DONE, r.id)])
         chain: list[NodeRecord] = []
-        while tail is not None:
-            chain.append(tail)
-            tail = via[tail.id]
+        event: tuple[int, NodeRecord] | None = (_DONE, last)
+        while event is not None:
+            kind, rec = event
+            if kind == _BODY:
+                chain.append(rec)
+            event = via[(kind, rec.id)]
         chain.reverse()
         return chain
 
     def critical_path_length(self, weight: str = "duration") -> float:
         """The summed weight of :meth:`critical_path`."""
         return sum(_weight(r, weight) for r in self.critical_path(weight))
+
+
+_BODY, _DONE = 0, 1
+
+
+def _event_times(records: list[NodeRecord], weight: str
+                 ) -> tuple[dict[tuple[int, int], float],
+                            dict[tuple[int, int], tuple[int, NodeRecord] | None]]:
+    """Earliest end of every body and completion of every node, with unlimited workers,
+    and for each the event it waited on last (iterative: graphs may be very deep)."""
+    members = {r.id for r in records}
+    times: dict[tuple[int, int], float] = {}
+    via: dict[tuple[int, int], tuple[int, NodeRecord] | None] = {}
+
+    def waits(kind: int, rec: NodeRecord) -> list[tuple[int, NodeRecord]]:
+        if kind == _BODY:
+            deps = [(_DONE, r) for r in rec.inputs if r.id in members]
+            if rec.parent is not None and rec.parent.id in members:
+                deps.append((_BODY, rec.parent))
+            return deps
+        return [(_BODY, rec)] + [(_DONE, c) for c in rec.children or () if c.id in members]
+
+    for root in records:
+        stack = [(_DONE, root)]
+        while stack:
+            kind, rec = stack[-1]
+            key = (kind, rec.id)
+            if key in times:
+                stack.pop()
+                continue
+            deps = waits(kind, rec)
+            missing = [d for d in deps if (d[0], d[1].id) not in times]
+            if missing:
+                stack.extend(missing)
+                continue
+            stack.pop()
+            last = max(deps, key=lambda d: times[(d[0], d[1].id)], default=None)
+            ready = times[(last[0], last[1].id)] if last is not None else 0.0
+            times[key] = ready + (_weight(rec, weight) if kind == _BODY else 0.0)
+            via[key] = last
+    return times, via
 
 
 def _weight(record: NodeRecord, weight: str) -> float:
@@ -301,28 +340,6 @@ def _weight(record: NodeRecord, weight: str) -> float:
     if weight == "unit":
         return 1.0
     raise ValueError(f"weight must be 'duration', 'cost' or 'unit', not {weight!r}")
-
-
-def _topological(records: list[NodeRecord]) -> list[NodeRecord]:
-    """Records ordered so inputs and children come before the node that waits on them."""
-    members = {r.id for r in records}
-    order: list[NodeRecord] = []
-    done: set[int] = set()
-    for start in records:
-        stack: list[tuple[NodeRecord, bool]] = [(start, False)]
-        while stack:
-            rec, expanded = stack.pop()
-            if rec.id in done:
-                continue
-            if expanded:
-                done.add(rec.id)
-                order.append(rec)
-                continue
-            stack.append((rec, True))
-            for dep in list(rec.inputs) + list(rec.children or ()):
-                if dep.id in members and dep.id not in done:
-                    stack.append((dep, False))
-    return order
 
 
 def describe_chain(records: list[NodeRecord], limit: int = 8) -> str:

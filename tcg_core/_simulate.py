@@ -116,7 +116,7 @@ def simulate(graph: GraphModel, workers: int, weight: str = "duration",
         if completion_deps[rid] == 0:
             complete(rid)
     total = sum(cost.values())
-    longest = max(rank.values(), default=0.0)
+    longest = graph.critical_path_length(weight)
     return Schedule(workers=workers, makespan=now, total_work=total, critical_path=longest,
                     starts=starts)
 

@@ -63,7 +63,9 @@ def test_critical_path_counts_a_parents_wait_for_its_children() -> None:
 
     future = parent()
     future.resolve(executor="serial")
-    assert [r.name for r in future.graph.critical_path("cost")] == ["slow_child", "parent"]
+    # The child starts only once the parent's body returned: both bodies are on the path.
+    assert [r.name for r in future.graph.critical_path("cost")] == ["parent", "slow_child"]
+    assert future.graph.critical_path_length("cost") == 11.0
 
 
 def test_simulation_follows_workers_and_policy() -> None:

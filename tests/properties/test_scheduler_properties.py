@@ -141,8 +141,6 @@ def test_simulated_makespan_meets_grahams_bound(spec: DagSpec) -> None:
         pytest.approx(critical))
 
 
-@pytest.mark.xfail(strict=True, reason="tcg_core: critical_path() ignores that a nested node's "
-                   "children start only after its body, which starts after its inputs")
 def test_nested_critical_path_is_the_makespan_on_unlimited_workers() -> None:
     spec = DagSpec((NodeSpec(cost=1), NodeSpec(inputs=(0,), cost=1,
                                                inner=DagSpec((NodeSpec(cost=1),)))))
