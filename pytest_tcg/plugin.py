@@ -67,6 +67,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if problem is None:
             config.stash[WRITER] = writer
             stats.graph_dir = _shown(config, settings.graph_out)
+            config.pluginmanager.register(_GraphRecorder(), "tcg-graph-recorder")
         else:
             stats.output_fatal = problem
 
@@ -95,27 +96,30 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"tcg: graphs to {_shown(config, settings.graph_out)} ({','.join(settings.formats)})"
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
-    # With --tcg-graph-out, record the futures a test body creates even without the
-    # tcg_graph fixture (which records them itself and must not be shadowed).
-    if item.config.stash[WRITER] is None or "tcg_graph" in getattr(item, "fixturenames", ()):
-        return (yield)
-    graph = Graph()
-    try:
-        with graph:
+class _GraphRecorder:
+    """Per-test hooks, registered only with --tcg-graph-out: a run without it pays
+    nothing per test."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        # Record the futures a test body creates even without the tcg_graph fixture
+        # (which records them itself and must not be shadowed).
+        if "tcg_graph" in getattr(item, "fixturenames", ()):
             return (yield)
-    finally:
-        if graph.futures:
-            item_state(item).add(graph)
+        graph = Graph()
+        try:
+            with graph:
+                return (yield)
+        finally:
+            if graph.futures:
+                item_state(item).add(graph)
 
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, object, object]:
-    try:
-        return (yield)
-    finally:
-        _save_graphs(item)
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
+        try:
+            return (yield)
+        finally:
+            _save_graphs(item)
 
 
 def _save_graphs(item: pytest.Item) -> None:
