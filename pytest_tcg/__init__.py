@@ -13,18 +13,35 @@ The assertions below work with or without it. Hypothesis strategies live in
 >>> assert_graph_shape(inc(inc(1)), {"inc#2": {"inc#1"}})
 """
 
-from ._assertions import (
-                          SpeedupAssertionError,
-                          assert_graph_shape,
-                          assert_nested,
-                          assert_parallel_speedup,
-                          assert_ran_in_parallel,
-                          assert_simulated_speedup,
-)
-from ._timing import SpeedupReport
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._assertions import (
+        SpeedupAssertionError,
+        assert_graph_shape,
+        assert_nested,
+        assert_parallel_speedup,
+        assert_ran_in_parallel,
+        assert_simulated_speedup,
+    )
+    from ._timing import SpeedupReport
 
 __all__ = [
     "assert_graph_shape", "assert_nested", "assert_ran_in_parallel",
     "assert_parallel_speedup", "assert_simulated_speedup", "SpeedupReport",
     "SpeedupAssertionError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: the plugin imports this package in every pytest run, and a
+    # run that never asserts on a graph should not pay for the assertion helpers.
+    if name == "SpeedupReport":
+        from ._timing import SpeedupReport
+
+        return SpeedupReport
+    if name in __all__:
+        from . import _assertions
+
+        return getattr(_assertions, name)
+    raise AttributeError(f"module 'pytest_tcg' has no attribute {name!r}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -98,6 +97,8 @@ def create_executor(choice: ExecutorChoice) -> tuple[Any, Callable[[], None] | N
     if name == "processes":
         # forkserver: forking a process that runs threads is unsafe.
         method = "forkserver" if sys.platform.startswith("linux") else None
+        import multiprocessing  # only when a test asks for processes
+
         pool = concurrent.futures.ProcessPoolExecutor(
             max_workers=workers or os.cpu_count() or 2,
             mp_context=multiprocessing.get_context(method))

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from tcg_core import GraphModel, save
+import tcg_core
+from tcg_core import GraphModel
 
 from ._config import FORMATS
 
@@ -111,7 +112,7 @@ class GraphWriter:
         for fmt in self.formats:
             path = self.directory / (stem + FORMATS[fmt])
             try:
-                written.append(save(model, path))
+                written.append(tcg_core.save(model, path))
             except Exception as exc:
                 problems.append(f"{fmt} for {nodeid}: {_short(exc)}")
         return written, problems
