@@ -7,6 +7,7 @@ The assertions below work with or without it. Hypothesis strategies live in
 ``pytest_tcg.strategies``.
 
 >>> from tcg_core import node
+>>> from pytest_tcg import assert_graph_shape
 >>> @node
 ... def inc(x):
 ...     return x + 1
