@@ -288,7 +288,7 @@ class GraphModel:
 
     def critical_path_length(self, weight: str = "duration") -> float:
         """The summed weight of :meth:`critical_path`."""
-        return sum(_weight(r, weight) for r in self.critical_path(weight))
+        return sum(node_weight(r, weight) for r in self.critical_path(weight))
 
 
 _BODY, _DONE = 0, 1
@@ -327,12 +327,13 @@ def _event_times(records: list[NodeRecord], weight: str
             stack.pop()
             last = max(deps, key=lambda d: times[(d[0], d[1].id)], default=None)
             ready = times[(last[0], last[1].id)] if last is not None else 0.0
-            times[key] = ready + (_weight(rec, weight) if kind == _BODY else 0.0)
+            times[key] = ready + (node_weight(rec, weight) if kind == _BODY else 0.0)
             via[key] = last
     return times, via
 
 
-def _weight(record: NodeRecord, weight: str) -> float:
+def node_weight(record: NodeRecord, weight: str) -> float:
+    """A node's weight for path and schedule computations (see ``critical_path``)."""
     if weight == "duration":
         return record.duration or 0.0
     if weight == "cost":

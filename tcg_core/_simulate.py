@@ -11,7 +11,7 @@ import heapq
 import itertools
 from dataclasses import dataclass, field
 
-from ._graph import GraphModel, NodeRecord
+from ._graph import GraphModel, NodeRecord, node_weight
 
 __all__ = ["Schedule", "simulate"]
 
@@ -58,7 +58,7 @@ def simulate(graph: GraphModel, workers: int, weight: str = "duration",
     if policy not in ("critical-path", "fifo"):
         raise ValueError(f"policy must be 'critical-path' or 'fifo', not {policy!r}")
     nodes = graph.nodes
-    cost = {r.id: _cost(r, weight) for r in nodes}
+    cost = {r.id: node_weight(r, weight) for r in nodes}
     members = set(cost)
     waits_on = {r.id: _waits_on(r, members) for r in nodes}
     successors: dict[int, list[int]] = {r.id: [] for r in nodes}
@@ -119,16 +119,6 @@ def simulate(graph: GraphModel, workers: int, weight: str = "duration",
     longest = graph.critical_path_length(weight)
     return Schedule(workers=workers, makespan=now, total_work=total, critical_path=longest,
                     starts=starts)
-
-
-def _cost(record: NodeRecord, weight: str) -> float:
-    if weight == "duration":
-        return record.duration or 0.0
-    if weight == "cost":
-        return float(record.cost) if record.cost is not None else 1.0
-    if weight == "unit":
-        return 1.0
-    raise ValueError(f"weight must be 'duration', 'cost' or 'unit', not {weight!r}")
 
 
 def _inputs(record: NodeRecord, members: set[int]) -> list[NodeRecord]:
