@@ -270,21 +270,36 @@ class Snapshot:
         __tracebackhide__ = True
         actual = structure_of(model)
         stored_text = path.read_text(encoding="utf-8") if path.exists() else None
+        stored = self._parse(path, stored_text)
         if self._update:
-            if stored_text is None or difference(load(stored_text), actual) is not None:
+            if stored is None or difference(stored, actual) is not None:
                 write_atomically(path, dump(actual))
                 self._stats.snapshots_written += 1
             else:
                 self._stats.snapshots_passed += 1
             return
-        if stored_text is None:
+        if stored is None:
             self._stats.snapshots_failed += 1
             pytest.fail(missing_message(self._shown(path)), pytrace=False)
-        diff = difference(load(stored_text), actual)
+        diff = difference(stored, actual)
         if diff is not None:
             self._stats.snapshots_failed += 1
             pytest.fail(mismatch_message(self._shown(path), diff), pytrace=False)
         self._stats.snapshots_passed += 1
+
+    def _parse(self, path: Path, text: str | None) -> Any:
+        """The stored structure; a corrupt file fails the test with one line (and is
+        simply rewritten under --tcg-snapshot-update)."""
+        if text is None:
+            return None
+        try:
+            return load(text)
+        except (ValueError, KeyError, TypeError) as exc:
+            if self._update:
+                return None
+            self._stats.snapshots_failed += 1
+            pytest.fail(f"graph snapshot {self._shown(path)} is unreadable ({exc}); delete it "
+                        "or run pytest with --tcg-snapshot-update to rewrite it", pytrace=False)
 
     def _shown(self, path: Path) -> str:
         root = self._item.config.rootpath

@@ -191,3 +191,26 @@ def test_repeated_edges_count() -> None:
     twice = _structure(add(x, x))
     diff = difference(once, twice)  # type: ignore[arg-type]
     assert diff == "  + edge  inc -> add [b]"
+
+
+def test_a_corrupt_snapshot_is_one_clear_line_and_update_rewrites_it(
+        project: pytest.Pytester, run: RunPytest) -> None:
+    project.makepyfile(test_snap="""
+from tcgpipes import inc
+
+def test_one(tcg_snapshot):
+    tcg_snapshot(inc(1))
+""")
+    folder = project.path / "__tcg_snapshots__" / "test_snap"
+    folder.mkdir(parents=True)
+    (folder / "test_one.json").write_text("{not json", encoding="utf-8")
+    result = run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*graph snapshot __tcg_snapshots__/test_snap/test_one.json is unreadable (*); delete "
+        "it or run pytest with --tcg-snapshot-update to rewrite it"])
+    result.stdout.no_fnmatch_line("*JSONDecodeError*Traceback*")
+
+    result = run("--tcg-snapshot-update")
+    result.assert_outcomes(passed=1)
+    assert run().ret == 0
