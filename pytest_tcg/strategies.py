@@ -12,8 +12,6 @@ imports this module).
 
 from __future__ import annotations
 
-from typing import Any
-
 from hypothesis import strategies as st
 
 from ._dagnodes import DagSpec, NodeSpec
@@ -54,20 +52,26 @@ def dags(*, min_nodes: int = 1, max_nodes: int = 8, max_inputs: int = 3,
     return _dags(min_nodes, max_nodes, max_inputs, depth, sleep, costs)
 
 
-@st.composite
-def _dags(draw: Any, min_nodes: int, max_nodes: int, max_inputs: int, depth: int,
-          sleep: float, costs: tuple[int, int] | None) -> DagSpec:
-    count = draw(st.integers(min_nodes, max_nodes))
+def _dags(min_nodes: int, max_nodes: int, max_inputs: int, depth: int, sleep: float,
+          costs: tuple[int, int] | None) -> st.SearchStrategy[DagSpec]:
+    # Nodes are drawn as one list of drafts so Hypothesis can delete any node while
+    # shrinking; a draft's inputs are raw numbers taken modulo its position, so every
+    # draft list (and every shrink of it) is a valid DAG.
+    inner: st.SearchStrategy[DagSpec | None] = st.none()
+    if depth:
+        inner = st.none() | st.deferred(lambda: _dags(
+            1, max(1, max_nodes // 2), max_inputs, depth - 1, sleep, costs))
+    draft = st.tuples(
+        st.lists(st.integers(0, max_nodes), max_size=max_inputs, unique=True),
+        st.integers(*costs) if costs is not None else st.none(),
+        inner)
+    return st.lists(draft, min_size=min_nodes, max_size=max_nodes).map(
+        lambda drafts: _spec(drafts, sleep))
+
+
+def _spec(drafts: list[tuple[list[int], int | None, DagSpec | None]], sleep: float) -> DagSpec:
     nodes = []
-    for i in range(count):
-        inputs: tuple[int, ...] = ()
-        if i and max_inputs:
-            chosen = draw(st.lists(st.integers(0, i - 1), max_size=min(max_inputs, i),
-                                   unique=True))
-            inputs = tuple(sorted(chosen))
-        cost = draw(st.integers(*costs)) if costs is not None else None
-        inner = None
-        if depth and draw(st.booleans()):
-            inner = draw(_dags(1, max(1, max_nodes // 2), max_inputs, depth - 1, sleep, costs))
+    for i, (raw_inputs, cost, inner) in enumerate(drafts):
+        inputs = tuple(sorted({raw % i for raw in raw_inputs})) if i else ()
         nodes.append(NodeSpec(inputs=inputs, cost=cost, inner=inner))
     return DagSpec(tuple(nodes), sleep=sleep)
