@@ -68,11 +68,16 @@ def paths(records: list[NodeRecord]) -> dict[int, tuple[str, int]]:
     return known
 
 
+_HIDDEN = frozenset({"Cc", "Zl", "Zp"})  # control characters and Unicode line breaks
+
+
 def printable(text: str) -> str:
-    """``text`` with control characters other than newline shown as ``\\xNN``."""
+    """``text`` with control characters and line separators other than newline shown as
+    ``\\xNN``/``\\uNNNN`` (a raw U+2028 would split a line in DOT and Mermaid tools)."""
     if text.isprintable():
         return text
-    return "".join(c if c == "\n" or unicodedata.category(c) != "Cc" else f"\\x{ord(c):02x}"
+    return "".join(c if c == "\n" or unicodedata.category(c) not in _HIDDEN
+                   else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
                    for c in text)
 
 

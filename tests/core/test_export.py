@@ -665,3 +665,14 @@ def test_exporters_read_the_graph_model_only() -> None:
         for sub in ast.walk(tree):
             if isinstance(sub, ast.ImportFrom) and sub.level == 2:
                 assert sub.module in allowed, (path.name, sub.module)
+
+
+def test_unicode_line_separators_never_split_a_diagram_line() -> None:
+    from tcg_core import node as make_node
+
+    odd = make_node(name="a\u2028b\u2029c\x85d")(lambda: 1)
+    future = odd()
+    future.resolve(executor="serial")
+    for text in (to_dot(future.graph), to_mermaid(future.graph)):
+        assert "\u2028" not in text and "\u2029" not in text and "\x85" not in text
+        assert "u2028b" in text and "u2029c" in text and "x85d" in text  # shown, escaped
