@@ -37,7 +37,8 @@ class NodeFailures(NodeError):
 
     def __init__(self, errors: Sequence[NodeError]) -> None:
         lines = "\n".join(f"  - {err}" for err in errors)
-        super().__init__(f"{len(errors)} nodes failed:\n{lines}", node=errors[0].node,
+        count = f"{len(errors)} node{'s' if len(errors) != 1 else ''}"
+        super().__init__(f"{count} failed:\n{lines}", node=errors[0].node,
                          path=errors[0].path)
         self.errors = list(errors)
 
