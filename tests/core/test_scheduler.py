@@ -150,12 +150,26 @@ def test_graph_context_does_not_record_children_created_in_bodies() -> None:
     assert len(g.nodes) == 5
 
 
+@node
+def meet(label: str, folder: str, *after: object) -> str:
+    """Check in, then wait (bounded) until two nodes have checked in: parallel runs meet,
+    a serialised run times out and its intervals do not overlap."""
+    import pathlib
+
+    path = pathlib.Path(folder)
+    (path / label).touch()
+    deadline = time.monotonic() + 5.0
+    while len(list(path.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return label
+
+
 @pytest.mark.parametrize("executor", ["threads", "processes"])
-def test_independent_nodes_overlap(executor: str) -> None:
+def test_independent_nodes_overlap(executor: str, tmp_path: object) -> None:
     with Graph() as g:
-        root = nap("A", 0.2)
-        nap("B", 0.2, root)
-        nap("C", 0.2, root)
+        root = nap("A", 0.05)
+        meet("B", str(tmp_path), root)
+        meet("C", str(tmp_path), root)
     g.resolve(executor=executor, max_workers=2)
     _, b, c = g.nodes
     assert b.start is not None and c.start is not None and b.end and c.end
