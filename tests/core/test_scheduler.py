@@ -174,7 +174,7 @@ def test_independent_nodes_overlap(executor: str, tmp_path: object) -> None:
     _, b, c = g.nodes
     assert b.start is not None and c.start is not None and b.end and c.end
     assert b.start < c.end and c.start < b.end, "B and C should have run at the same time"
-    assert b.start >= root.node.end - 1e-3  # type: ignore[operator]
+    assert b.start >= root.node.end - 1e-3
 
 
 def test_scarce_workers_run_the_longest_remaining_path_first() -> None:
