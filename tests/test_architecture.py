@@ -1,0 +1,100 @@
+"""The layering rules of the house, checked by parsing every import.
+
+tcg_core never imports pytest or the plugin; its modules only import modules below them
+(errors → graph → context → executors → scheduler → node → public API); exporters and
+the simulation read the graph model only; the plugin uses tcg_core's public names only.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "tcg_core"
+PLUGIN = ROOT / "pytest_tcg"
+
+# What each engine module (or package) may import from inside tcg_core.
+ALLOWED: dict[str, set[str]] = {
+    "_errors": set(),
+    "_graph": {"_errors"},
+    "_context": set(),
+    "_executors": {"_errors", "_context", "_executors"},
+    "_export": {"_errors", "_graph", "_export"},
+    "_simulate": {"_graph"},
+    "_node": {"_context", "_errors", "_graph", "_recorder", "_scheduler"},
+    "_scheduler": {"_context", "_errors", "_executors", "_graph", "_node"},
+    "_recorder": {"_context", "_graph", "_node", "_scheduler", "_export"},
+}
+
+
+def _imports(path: Path) -> list[tuple[str, int]]:
+    """``(absolute-ish module, level)`` for every import in a file, lazy ones included."""
+    found: list[tuple[str, int]] = []
+    for item in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(item, ast.Import):
+            found.extend((alias.name, 0) for alias in item.names)
+        elif isinstance(item, ast.ImportFrom):
+            found.append((item.module or "", item.level))
+    return found
+
+
+def _owner(path: Path) -> str:
+    """The layer a file of tcg_core belongs to: its module or its sub-package."""
+    relative = path.relative_to(CORE)
+    return relative.parts[0].removesuffix(".py")
+
+
+def _internal_target(path: Path, module: str, level: int) -> str | None:
+    """The tcg_core layer an import reaches, or None when it leaves tcg_core."""
+    if level == 0:
+        if module == "tcg_core" or module.startswith("tcg_core."):
+            return module.split(".")[1] if "." in module else "tcg_core"
+        return None
+    base = path.relative_to(CORE).parent.parts[: len(path.relative_to(CORE).parent.parts)
+                                                  - (level - 1)]
+    parts = [*base, *module.split(".")] if module else list(base)
+    return parts[0] if parts else "tcg_core"
+
+
+CORE_FILES = sorted(p for p in CORE.rglob("*.py") if p.name != "__init__.py" or
+                    p.parent != CORE)
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_engine_modules_import_only_the_layers_below_them(path: Path) -> None:
+    owner = _owner(path)
+    for module, level in _imports(path):
+        assert not module.startswith(("pytest", "_pytest", "pytest_tcg")), \
+            f"{path.name} imports {module}: the engine must not know pytest"
+        target = _internal_target(path, module, level)
+        if target is None or target == owner:
+            continue
+        assert target in ALLOWED[owner], f"{path.relative_to(ROOT)} imports {target}"
+
+
+def test_exporters_read_the_graph_model_only() -> None:
+    assert ALLOWED["_export"] == {"_errors", "_graph", "_export"}
+    assert ALLOWED["_simulate"] == {"_graph"}
+
+
+@pytest.mark.parametrize("path", sorted(PLUGIN.glob("*.py")), ids=lambda p: p.name)
+def test_the_plugin_uses_tcg_cores_public_names_only(path: Path) -> None:
+    for module, level in _imports(path):
+        if level == 0 and module.startswith("tcg_core"):
+            assert module == "tcg_core", f"{path.name} reaches into {module}"
+
+
+def test_the_public_api_is_exactly_all() -> None:
+    import pytest_tcg
+    import tcg_core
+
+    for package in (tcg_core, pytest_tcg):
+        for name in package.__all__:
+            assert getattr(package, name) is not None
+        public = {n for n in dir(package) if not n.startswith("_")}
+        modules = {n for n in public if type(getattr(package, n, None)).__name__ == "module"}
+        assert public - set(package.__all__) - modules - {"annotations", "TYPE_CHECKING",
+                                                          "Any"} == set()
