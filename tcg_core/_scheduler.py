@@ -104,6 +104,7 @@ class _Run:
 
     def __post_init__(self) -> None:
         self.label = worker_name()
+        self.frame = BodyFrame()
         self.ordered = self.adapter.workers > 1 and not self.adapter.inline
         self.prioritised = False  # set once a node that needs a worker is claimed
         self.ready = deque()
@@ -141,13 +142,21 @@ class _Run:
         pending = 0
         inputs = rec.inputs
         for inp in (inputs if len(inputs) < 2 else dict.fromkeys(inputs)):
-            if inp.state == DONE:
+            state = inp.state
+            if state == DONE:
                 continue
-            if inp.state in _FINISHED:
+            if state in _FINISHED:
                 self.todo.append(("skip", rec))
                 rec.error = _dependency_error("input", inp)
+                continue
+            pending += 1
+            if inp._run is self:  # _wait_on's common case, inlined: this is per edge
+                consumers = inp._consumers
+                if consumers is None:
+                    inp._consumers = [rec]
+                else:
+                    consumers.append(rec)
             else:
-                pending += 1
                 self._wait_on(inp, rec)
         rec._npending = pending
         if pending == 0 and rec.state == PENDING:
@@ -240,7 +249,12 @@ class _Run:
         # later resolve after this one is interrupted, needs them again.
         args, kwargs = rec._args or (), rec._kwargs
         if rec.inputs:
-            args = tuple([a._value if a.__class__ is Future else substitute(a) for a in args])
+            if len(args) == 1:
+                arg = args[0]
+                args = (arg._value if arg.__class__ is Future else substitute(arg),)
+            else:
+                args = tuple([a._value if a.__class__ is Future else substitute(a)
+                              for a in args])
             if kwargs:
                 kwargs = substitute(kwargs)
         spec = rec.spec
@@ -272,7 +286,7 @@ class _Run:
                    kwargs: dict[str, Any] | None) -> None:
         """Run a body in this thread. The common case (a plain value, no children) is
         completed right here: this is the per-node hot path of serial and tiny nodes."""
-        frame = BodyFrame()
+        frame = self.frame  # reused until a body creates children
         token = FRAME.set(frame)
         failure: Exception | None = None
         start = perf_counter()
@@ -283,6 +297,9 @@ class _Run:
         finally:
             end = perf_counter()
             FRAME.reset(token)
+        children = frame.futures
+        if children:
+            self.frame = BodyFrame()
         rec.start, rec.end, rec.worker = start, end, self.label
         if failure is not None:
             self.on_body_error(rec, failure)
@@ -290,7 +307,6 @@ class _Run:
         mean = spec.mean_duration
         spec.mean_duration = end - start if mean is None else 0.8 * mean + 0.2 * (end - start)
         rec.error = None
-        children = frame.futures
         if children or value.__class__ in _NEEDS_SCAN or isinstance(value, Future):
             self.after_body(rec, value, children)
         elif spec.nout is not None:
