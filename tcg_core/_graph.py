@@ -28,6 +28,9 @@ class NodeState:
     FINISHED = (DONE, FAILED, SKIPPED)
 
 
+_PENDING = NodeState.PENDING
+
+
 class NodeRecord:
     """What the graph knows of one call of a node.
 
@@ -71,7 +74,7 @@ class NodeRecord:
         self.spec = spec
         self.parent: NodeRecord | None = None
         self.children: list[NodeRecord] | None = None
-        self.state = NodeState.PENDING
+        self.state = _PENDING
         self.inputs = inputs
         self.input_names = input_names
         self.start: float | None = None

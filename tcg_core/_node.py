@@ -339,13 +339,15 @@ class NodeFunction(Generic[R]):
             self._binder(*args, **kwargs)
         inputs: list[NodeRecord] | None = None
         names: list[str] | None = None
-        for index, arg in enumerate(args):
+        index = 0
+        for arg in args:
             cls = arg.__class__
             if cls is Future:  # the common case, without a scan
                 if inputs is None:
-                    inputs, names = [], []
-                inputs.append(arg._record)
-                names.append(self._positional_name(index))  # type: ignore[union-attr]
+                    inputs, names = [arg._record], [self._positional_name(index)]
+                else:
+                    inputs.append(arg._record)
+                    names.append(self._positional_name(index))  # type: ignore[union-attr]
             elif cls in _CONTAINERS or isinstance(arg, Future):
                 found: list[Future[Any]] = []
                 scan_futures(arg, found)
@@ -355,6 +357,7 @@ class NodeFunction(Generic[R]):
                     label = self._positional_name(index)
                     inputs.extend(f._record for f in found)
                     names.extend([label] * len(found))  # type: ignore[union-attr]
+            index += 1
         if kwargs:
             for key, arg in kwargs.items():
                 found = []
@@ -367,10 +370,9 @@ class NodeFunction(Generic[R]):
         if names:
             labels = tuple(names)
             labels = self._name_tuples.setdefault(labels, labels)  # share equal tuples
+            record = NodeRecord(self.name, self, args, kwargs or None, tuple(inputs), labels)  # type: ignore[arg-type]
         else:
-            labels = ()
-        record = NodeRecord(self.name, self, args, kwargs or None,
-                            tuple(inputs) if inputs else (), labels)
+            record = NodeRecord(self.name, self, args, kwargs or None, (), ())
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:
