@@ -20,6 +20,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import tcg_core
+from examples.pipeline import pipeline
 from tcg_core import (
     Graph,
     GraphModel,
@@ -42,32 +43,8 @@ needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz 'dot' is not instal
 EXPORT_DIR = Path(tcg_core.__file__).parent / "_export"
 
 
-# -- the seed pipeline: _add inside add; add, subtract, multiply inside pipeline -------------
-@node
-def _add(a: int, b: int) -> int:
-    return a + b
-
-
-@node
-def add(a: int, b: int) -> Any:
-    return _add(a, b)
-
-
-@node
-def subtract(a: int, b: int) -> int:
-    return a - b
-
-
-@node
-def multiply(a: int, b: int, c: int) -> int:
-    return a * b * c
-
-
-@node
-def pipeline(a: int, b: int, c: int, d: int) -> Any:
-    added = add(a, b)
-    subtracted = subtract(c, d)
-    return multiply(added, c, subtracted)
+# -- the seed pipeline (examples/pipeline.py): _add inside add; add, subtract, multiply inside
+# pipeline
 
 
 # -- a graph with a failure, skipped consumers and a dropped child -------------------------

@@ -8,34 +8,10 @@ import time
 
 import pytest
 
+from examples.pipeline import _add, add, pipeline
 from tcg_core import CycleError, Graph, NodeError, NodeFailures, RecursionDepthError, node, resolve
 
 EXECUTORS = ["serial", "threads", "processes"]
-
-
-@node
-def _add(a: int, b: int) -> int:
-    return a + b
-
-
-@node
-def add(a: int, b: int) -> int:
-    return _add(a, b)  # type: ignore[no-any-return]
-
-
-@node
-def subtract(a: int, b: int) -> int:
-    return a - b
-
-
-@node
-def multiply(a: int, b: int, c: int) -> int:
-    return a * b * c
-
-
-@node
-def pipeline(a: int, b: int, c: int, d: int) -> int:
-    return multiply(add(a, b), c, subtract(c, d))  # type: ignore[no-any-return]
 
 
 @node
