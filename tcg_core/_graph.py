@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ._errors import PATH_SEPARATOR, TcgError
+from ._errors import PATH_SEPARATOR
 
 __all__ = ["GraphModel", "NodeRecord", "NodeState"]
 
@@ -353,10 +353,3 @@ def describe_chain(records: list[NodeRecord], limit: int = 8) -> str:
         names = [*names[:limit // 2], f"... {len(names) - limit} more ...",
                  *names[-limit // 2:]]
     return PATH_SEPARATOR.join(names)
-
-
-def ensure_record(obj: object) -> NodeRecord:
-    """Raise a helpful ``TcgError`` unless ``obj`` is a node record."""
-    if not isinstance(obj, NodeRecord):
-        raise TcgError(f"expected a node record, got {type(obj).__name__}")
-    return obj

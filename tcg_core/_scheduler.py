@@ -42,7 +42,7 @@ from time import perf_counter
 from typing import Any
 from weakref import ref as _weakref
 
-from ._context import FRAME, BodyFrame, current_frame, worker_name
+from ._context import FRAME, BodyFrame, inside_body, worker_name
 from ._errors import (
     CycleError,
     DependencyError,
@@ -783,7 +783,7 @@ def resolve_futures(futures: list[Future[Any]], *, executor: Any = None,
     records = [f._record for f in futures]
     if all(r.state == DONE for r in records):
         return [f._get() for f in futures]
-    nested = isinstance(current_frame(), BodyFrame)
+    nested = inside_body()
     # A body that resolves inside its worker runs the inner graph right there: it
     # cannot take a second worker from a pool it is itself occupying.
     adapter = make_adapter("serial" if nested else executor, max_workers)

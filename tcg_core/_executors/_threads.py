@@ -83,10 +83,6 @@ class _ThreadPool:
             self._threads.discard(threading.current_thread())
             return True
 
-    def thread_count(self) -> int:
-        with self._lock:
-            return len(self._threads)
-
 
 _POOL = _ThreadPool()
 
