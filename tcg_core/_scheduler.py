@@ -767,11 +767,11 @@ def node_error(rec: NodeRecord) -> NodeError:
 
 
 def _explain_pool_failure(rec: NodeRecord, exc: BaseException) -> BaseException:
-    reason = describe_pool_failure(exc)
-    if reason is None:
+    described = describe_pool_failure(exc)
+    if described is None:
         return exc
-    message = f"node {rec.name!r} ({rec.path}): {reason}"
-    wrapped = TcgError(message) if "died" in reason else SerializationError(message)
+    kind, reason = described
+    wrapped = kind(f"node {rec.name!r} ({rec.path}): {reason}")
     wrapped.__cause__ = exc
     return wrapped
 

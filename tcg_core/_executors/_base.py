@@ -7,6 +7,8 @@ import pickle
 from queue import SimpleQueue
 from typing import Any
 
+from .._errors import SerializationError, TcgError
+
 
 class Adapter:
     """Runs node bodies somewhere and reports each outcome on the scheduler's queue.
@@ -55,12 +57,14 @@ def _pickle_problem(exc: BaseException) -> bool:
     return isinstance(exc, (TypeError, AttributeError)) and about_pickling
 
 
-def describe_pool_failure(exc: BaseException) -> str | None:
-    """A user-facing reason for process-pool failures, or ``None`` for ordinary errors."""
+def describe_pool_failure(exc: BaseException) -> tuple[type[TcgError], str] | None:
+    """The error type and user-facing reason for a process-pool failure, or ``None`` for
+    an ordinary exception raised by the node's body."""
     if isinstance(exc, cf.BrokenExecutor):
-        return ("the worker process running it died (killed, crashed or called os._exit); "
-                "the process pool is unusable after that")
+        return TcgError, ("the worker process running it died (killed, crashed or called "
+                          "os._exit); the process pool is unusable after that")
     if _pickle_problem(exc):
-        return ("its arguments or result cannot be pickled to cross process boundaries; "
-                "return plain data, or use executor='threads'")
+        return SerializationError, ("its arguments or result cannot be pickled to cross "
+                                    "process boundaries; return plain data, or use "
+                                    "executor='threads'")
     return None
