@@ -31,6 +31,18 @@ class NodeState:
 _PENDING = NodeState.PENDING
 
 
+class _Nesting:
+    """Where a record sits in the nesting tree; most nodes never have one."""
+
+    __slots__ = ("children", "parent", "result", "returned")
+
+    def __init__(self) -> None:
+        self.parent: NodeRecord | None = None
+        self.children: list[NodeRecord] | None = None
+        self.returned = True
+        self.result: Any = None  # what a parent's body returned, while it waits on it
+
+
 class NodeRecord:
     """What the graph knows of one call of a node.
 
@@ -43,72 +55,152 @@ class NodeRecord:
     are released as soon as nothing needs them; ``value`` reaches them while it lives.
     """
 
+    # A record is made per call and a graph may hold millions: only what every node
+    # needs has a slot of its own. The body's times and worker share one tuple, and
+    # nesting (rare) lives in a side object, so a pending node stays small for both
+    # memory and the garbage collector, which rescans every live record.
     __slots__ = (
         "_args",
         "_consumers",
         "_handle",
         "_kwargs",
+        "_nest",
         "_npending",
-        "_result",
+        "_ran",
         "_run",
         "attempts",
-        "children",
-        "end",
         "error",
         "id",
         "input_names",
         "inputs",
-        "name",
-        "parent",
-        "returned",
         "spec",
-        "start",
         "state",
-        "worker",
     )
 
-    def __init__(self, name: str, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
+    def __init__(self, spec: Any, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None,
                  inputs: tuple[NodeRecord, ...], input_names: tuple[str, ...]) -> None:
         self.id = next(_ids)
-        self.name = name
         self.spec = spec
-        self.parent: NodeRecord | None = None
-        self.children: list[NodeRecord] | None = None
         self.state = _PENDING
         self.inputs = inputs
         self.input_names = input_names
-        self.start: float | None = None
-        self.end: float | None = None
-        self.worker: str | None = None
         self.error: BaseException | None = None
-        self.returned = True
         self.attempts = 0
-        self._args: tuple[Any, ...] | None = args
+        self._args = args
         self._kwargs = kwargs
-        self._handle: Any = None
-        self._npending = 0
-        self._consumers: list[NodeRecord] | None = None
         self._run: Any = None
-        self._result: Any = None
+        self._ran: tuple[float | None, float | None, str | None] | None = None
+        self._nest: _Nesting | None = None
+        self._handle: Any = None
+
+    # Set when a run claims the node, and only read by that run. (No __getattr__ to
+    # default them: a class with one loses CPython's fast attribute access.)
+    _npending: int
+    _consumers: list[NodeRecord] | None
 
     def __getstate__(self) -> dict[str, Any]:
         # Records cross process boundaries as children a worker's body created: what
         # defines the call, and what already happened to it (a body may have resolved
         # its children itself), never this process's run bookkeeping or the parent.
-        return {"name": self.name, "spec": self.spec, "inputs": self.inputs,
+        return {"spec": self.spec, "inputs": self.inputs,
                 "input_names": self.input_names, "_args": self._args, "_kwargs": self._kwargs,
-                "state": self.state, "start": self.start, "end": self.end,
-                "worker": self.worker, "error": self.error, "attempts": self.attempts,
-                "children": self.children, "returned": self.returned}
+                "state": self.state, "_ran": self._ran, "error": self.error,
+                "attempts": self.attempts, "children": self.children,
+                "returned": self.returned}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["name"], state["spec"], state["_args"], state["_kwargs"],  # type: ignore[misc]
+        self.__init__(state["spec"], state["_args"], state["_kwargs"],  # type: ignore[misc]
                       state["inputs"], state["input_names"])
-        for key in ("state", "start", "end", "worker", "error", "attempts", "children",
-                    "returned"):
+        for key in ("state", "_ran", "error", "attempts"):
             setattr(self, key, state[key])
-        for child in self.children or ():
-            child.parent = self
+        if state["children"] is not None:
+            self.children = state["children"]
+            for child in state["children"]:
+                child.parent = self
+        if not state["returned"]:
+            self.returned = False
+
+    # -- fields kept off the common path -------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The node's name (its function's, unless ``@node(name=...)`` said otherwise)."""
+        return self.spec.name  # type: ignore[no-any-return]
+
+    @property
+    def start(self) -> float | None:
+        """``time.perf_counter()`` when the body started, or ``None``."""
+        ran = self._ran
+        return ran[0] if ran is not None else None
+
+    @start.setter
+    def start(self, value: float | None) -> None:
+        self._ran = (value, self.end, self.worker)
+
+    @property
+    def end(self) -> float | None:
+        """``time.perf_counter()`` when the body ended, or ``None``."""
+        ran = self._ran
+        return ran[1] if ran is not None else None
+
+    @end.setter
+    def end(self, value: float | None) -> None:
+        self._ran = (self.start, value, self.worker)
+
+    @property
+    def worker(self) -> str | None:
+        """Which thread or process ran the body (``"pid:thread"``), or ``None``."""
+        ran = self._ran
+        return ran[2] if ran is not None else None
+
+    @worker.setter
+    def worker(self, value: str | None) -> None:
+        self._ran = (self.start, self.end, value)
+
+    def _nesting(self) -> _Nesting:
+        nest = self._nest
+        if nest is None:
+            nest = self._nest = _Nesting()
+        return nest
+
+    @property
+    def parent(self) -> NodeRecord | None:
+        """The node whose body created this one, or ``None`` at the top level."""
+        nest = self._nest
+        return nest.parent if nest is not None else None
+
+    @parent.setter
+    def parent(self, value: NodeRecord | None) -> None:
+        self._nesting().parent = value
+
+    @property
+    def children(self) -> list[NodeRecord] | None:
+        """The nodes this node's body created, or ``None``."""
+        nest = self._nest
+        return nest.children if nest is not None else None
+
+    @children.setter
+    def children(self, value: list[NodeRecord] | None) -> None:
+        self._nesting().children = value
+
+    @property
+    def returned(self) -> bool:
+        """``False`` for a child its parent's body created but did not return."""
+        nest = self._nest
+        return nest.returned if nest is not None else True
+
+    @returned.setter
+    def returned(self, value: bool) -> None:
+        self._nesting().returned = value
+
+    @property
+    def _result(self) -> Any:
+        nest = self._nest
+        return nest.result if nest is not None else None
+
+    @_result.setter
+    def _result(self, value: Any) -> None:
+        if value is not None or self._nest is not None:
+            self._nesting().result = value
 
     @property
     def value(self) -> Any:

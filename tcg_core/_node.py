@@ -370,9 +370,9 @@ class NodeFunction(Generic[R]):
         if names:
             labels = tuple(names)
             labels = self._name_tuples.setdefault(labels, labels)  # share equal tuples
-            record = NodeRecord(self.name, self, args, kwargs or None, tuple(inputs), labels)  # type: ignore[arg-type]
+            record = NodeRecord(self, args, kwargs or None, tuple(inputs), labels)  # type: ignore[arg-type]
         else:
-            record = NodeRecord(self.name, self, args, kwargs or None, (), ())
+            record = NodeRecord(self, args, kwargs or None, (), ())
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:

@@ -290,7 +290,8 @@ class _Run:
                 self.watchdog = ThreadsAdapter(1)
             adapter = self.watchdog
         key = (rec, rec.attempts)
-        rec.start = time.perf_counter()
+        submitted = time.perf_counter()
+        rec._ran = (submitted, None, None)
         try:
             adapter.submit(spec, args, kwargs, self.events, key)
         except TcgError as exc:
@@ -298,7 +299,7 @@ class _Run:
             return
         self.in_flight += 1
         if spec.timeout is not None:
-            heapq.heappush(self.deadlines, (rec.start + spec.timeout, next(self.seq), rec,
+            heapq.heappush(self.deadlines, (submitted + spec.timeout, next(self.seq), rec,
                                             rec.attempts))
 
     def run_inline(self, rec: NodeRecord, spec: Any, args: tuple[Any, ...],
@@ -319,7 +320,7 @@ class _Run:
         children = frame.futures
         if children:
             self.frame = BodyFrame()
-        rec.start, rec.end, rec.worker = start, end, self.label
+        rec._ran = (start, end, self.label)
         if failure is not None:
             self.on_body_error(rec, failure)
             return
@@ -344,14 +345,15 @@ class _Run:
         if counted:
             self.in_flight -= 1
         if ok:
-            value, children, rec.start, rec.end, rec.worker = payload
+            value, children, start, end, worker = payload
+            rec._ran = (start, end, worker)
             rec.error = None
-            rec.spec.record_duration(rec.end - rec.start)
+            rec.spec.record_duration(end - start)
             self.after_body(rec, value, children)
         else:
             ran = getattr(payload, "__tcg_ran__", None)
             if ran is not None:
-                rec.start, rec.end, rec.worker = ran
+                rec._ran = ran
             else:
                 rec.end = time.perf_counter()
             self.on_body_error(rec, payload)
@@ -432,7 +434,8 @@ class _Run:
         handle = rec._handle
         # Keep only a weak reference: the value lives as long as the user's future.
         rec._handle = _weakref(handle) if handle is not None and state == DONE else None
-        rec._result = None
+        if rec._nest is not None:
+            rec._nest.result = None
         rec._args = rec._kwargs = None
         self.unfinished -= 1
         consumers, rec._consumers = rec._consumers, None
@@ -698,7 +701,8 @@ class _Finisher(threading.Thread):
             rec.error = payload
             owner.finish(rec, FAILED)
             return
-        value, children, rec.start, rec.end, rec.worker = payload
+        value, children, *ran = payload
+        rec._ran = tuple(ran)
         returned: list[Future[Any]] = []
         scan_futures(value, returned)
         if not children and not returned:

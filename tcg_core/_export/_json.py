@@ -30,11 +30,13 @@ class LoadedError(Exception):
 
 
 class _LoadedSpec:
-    """Keeps the ``cost=`` hint of a loaded node so ``critical_path("cost")`` still works."""
+    """Stands in for a loaded node's function: its name, and its ``cost=`` hint so
+    ``critical_path("cost")`` still works."""
 
-    __slots__ = ("cost",)
+    __slots__ = ("cost", "name")
 
-    def __init__(self, cost: float) -> None:
+    def __init__(self, name: str, cost: float | None) -> None:
+        self.name = name
         self.cost = cost
 
 
@@ -129,8 +131,8 @@ def _rebuild(items: list[dict[str, Any]]) -> GraphModel:
     by_id: dict[int, NodeRecord] = {}
     for item in items:
         cost = item.get("cost")
-        spec = _LoadedSpec(float(cost)) if cost is not None else None
-        rec = NodeRecord(str(item["name"]), spec, (), None, (), ())
+        spec = _LoadedSpec(str(item["name"]), float(cost) if cost is not None else None)
+        rec = NodeRecord(spec, (), None, (), ())
         rec.id = int(item["id"])
         if rec.id in by_id:
             raise ValueError(f"node id {rec.id} appears twice")
