@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable
 from typing import Any, Generic, NoReturn, TypeVar, overload
 
@@ -287,6 +288,22 @@ def _argument_names(func: Callable[..., Any]) -> tuple[list[str], str | None]:
     return positional, star
 
 
+def _positional_arity(func: Callable[..., Any]) -> tuple[int, int]:
+    """How many positional arguments make a valid call on their own: ``(1, 0)``
+    (none do) when a keyword-only parameter has no default."""
+    sig = inspect.signature(func)
+    low = high = 0
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            high += 1
+            low += p.default is p.empty
+        elif p.kind is p.VAR_POSITIONAL:
+            high = sys.maxsize
+        elif p.kind is p.KEYWORD_ONLY and p.default is p.empty:
+            return 1, 0
+    return low, high
+
+
 class NodeFunction(Generic[R]):
     """A function decorated with ``@node``: calling it returns a ``Future``.
 
@@ -333,46 +350,25 @@ class NodeFunction(Generic[R]):
         self._positional, self._star = _argument_names(func)
         self._n_named = len(self._positional)
         self._name_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._labels_by_count: dict[int, tuple[str, ...]] = {}
+        self._min_args, self._max_args = _positional_arity(func) if self._binder else (1, 0)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._binder is not None:
-            self._binder(*args, **kwargs)
-        inputs: list[NodeRecord] | None = None
-        names: list[str] | None = None
-        index = 0
+        if kwargs or not self._min_args <= len(args) <= self._max_args:
+            if self._binder is not None:  # else the call is valid by its arity alone
+                self._binder(*args, **kwargs)
         for arg in args:
-            cls = arg.__class__
-            if cls is Future:  # the common case, without a scan
-                if inputs is None:
-                    inputs, names = [arg._record], [self._positional_name(index)]
-                else:
-                    inputs.append(arg._record)
-                    names.append(self._positional_name(index))  # type: ignore[union-attr]
-            elif cls in _CONTAINERS or isinstance(arg, Future):
-                found: list[Future[Any]] = []
-                scan_futures(arg, found)
-                if found:
-                    if inputs is None:
-                        inputs, names = [], []
-                    label = self._positional_name(index)
-                    inputs.extend(f._record for f in found)
-                    names.extend([label] * len(found))  # type: ignore[union-attr]
-            index += 1
-        if kwargs:
-            for key, arg in kwargs.items():
-                found = []
-                scan_futures(arg, found)
-                if found:
-                    if inputs is None:
-                        inputs, names = [], []
-                    inputs.extend(f._record for f in found)
-                    names.extend([key] * len(found))  # type: ignore[union-attr]
-        if names:
-            labels = tuple(names)
-            labels = self._name_tuples.setdefault(labels, labels)  # share equal tuples
-            record = NodeRecord(self, args, kwargs or None, tuple(inputs), labels)  # type: ignore[arg-type]
+            if arg.__class__ is not Future:
+                record = self._record_call(args, kwargs)
+                break
         else:
-            record = NodeRecord(self, args, kwargs or None, (), ())
+            # Only plain futures, passed by position: the common case needs no scan.
+            if kwargs:
+                record = self._record_call(args, kwargs)
+            else:
+                record = NodeRecord(self, args, None, tuple([f._record for f in args]),
+                                    self._labels_by_count.get(len(args))
+                                    or self._labels_for_count(len(args)))
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:
@@ -380,6 +376,35 @@ class NodeFunction(Generic[R]):
         if self.nout is not None:
             return tuple(_ItemFuture(future, i) for i in range(self.nout))
         return future
+
+    def _record_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> NodeRecord:
+        """The record of a call whose arguments may hold futures anywhere."""
+        inputs: list[NodeRecord] = []
+        names: list[str] = []
+        for index, arg in enumerate(args):
+            cls = arg.__class__
+            if cls is Future:
+                inputs.append(arg._record)
+                names.append(self._positional_name(index))
+            elif cls in _CONTAINERS or isinstance(arg, Future):
+                found: list[Future[Any]] = []
+                scan_futures(arg, found)
+                inputs.extend(f._record for f in found)
+                names.extend([self._positional_name(index)] * len(found))
+        for key, arg in kwargs.items():
+            found = []
+            scan_futures(arg, found)
+            inputs.extend(f._record for f in found)
+            names.extend([key] * len(found))
+        labels = tuple(names)
+        labels = self._name_tuples.setdefault(labels, labels)  # share equal tuples
+        return NodeRecord(self, args, kwargs or None, tuple(inputs), labels)
+
+    def _labels_for_count(self, count: int) -> tuple[str, ...]:
+        labels = tuple(self._positional_name(i) for i in range(count))
+        labels = self._name_tuples.setdefault(labels, labels)
+        self._labels_by_count[count] = labels
+        return labels
 
     def _positional_name(self, index: int) -> str:
         positional = self._positional

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+from typing import Any
 
 import pytest
 
@@ -79,6 +80,39 @@ def test_keyword_only_positional_only_and_varargs_bind() -> None:
     assert f(1, 2, 3, 4, c=5, d=6).resolve(executor="serial") == 21
     with pytest.raises(TypeError):
         f(a=1, b=2)
+
+
+def _with_default(a: int, b: int = 1) -> int:
+    return a + b
+
+
+def _star(a: int, *rest: int) -> int:
+    return a + sum(rest)
+
+
+def _required_keyword(a: int, *, k: int) -> int:
+    return a + k
+
+
+@pytest.mark.parametrize(("func", "args", "valid"), [
+    (_with_default, (1,), True), (_with_default, (1, 2), True),
+    (_with_default, (), False), (_with_default, (1, 2, 3), False),
+    (_star, (1,), True), (_star, (1, 2, 3, 4), True), (_star, (), False),
+    (_required_keyword, (1,), False),
+])
+def test_positional_calls_are_checked_by_arity(func: Any, args: tuple[int, ...],
+                                               valid: bool) -> None:
+    # Positional calls skip the binder when their count alone proves them valid;
+    # every other count still fails at the call site, futures or not.
+    lazy = node(func)
+    source = add(0)  # resolves to 1
+    for call_args in (args, (source, *args[1:]) if args else ()):
+        if valid:
+            plain = [1 if a is source else a for a in call_args]
+            assert lazy(*call_args).resolve(executor="serial") == func(*plain)
+        else:
+            with pytest.raises(TypeError, match=func.__name__):
+                lazy(*call_args)
 
 
 def test_futures_nested_in_containers_are_dependencies() -> None:
