@@ -63,6 +63,7 @@ class NodeRecord:
         "_args",
         "_consumers",
         "_handle",
+        "_inputs",
         "_kwargs",
         "_nest",
         "_npending",
@@ -72,17 +73,16 @@ class NodeRecord:
         "error",
         "id",
         "input_names",
-        "inputs",
         "spec",
         "state",
     )
 
     def __init__(self, spec: Any, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None,
-                 inputs: tuple[NodeRecord, ...], input_names: tuple[str, ...]) -> None:
+                 inputs: tuple[NodeRecord, ...] | None, input_names: tuple[str, ...]) -> None:
         self.id = next(_ids)
         self.spec = spec
         self.state = _PENDING
-        self.inputs = inputs
+        self._inputs = inputs  # None: the records of the futures in args, made on demand
         self.input_names = input_names
         self.error: BaseException | None = None
         self.attempts = 0
@@ -121,6 +121,21 @@ class NodeRecord:
             self.returned = False
 
     # -- fields kept off the common path -------------------------------------------------
+    @property
+    def inputs(self) -> tuple[NodeRecord, ...]:
+        """The records this node consumes, one per future in its arguments."""
+        inputs = self._inputs
+        if inputs is None:
+            # A call of plain futures keeps only its arguments until a run or a reader
+            # needs the records: objects made while a graph is built are the ones every
+            # full collection rescans.
+            inputs = self._inputs = tuple([f._record for f in self._args or ()])
+        return inputs
+
+    @inputs.setter
+    def inputs(self, value: tuple[NodeRecord, ...]) -> None:
+        self._inputs = value
+
     @property
     def name(self) -> str:
         """The node's name (its function's, unless ``@node(name=...)`` said otherwise)."""

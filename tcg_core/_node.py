@@ -366,7 +366,7 @@ class NodeFunction(Generic[R]):
             if kwargs:
                 record = self._record_call(args, kwargs)
             else:
-                record = NodeRecord(self, args, None, tuple([f._record for f in args]),
+                record = NodeRecord(self, args, None, None,
                                     self._labels_by_count.get(len(args))
                                     or self._labels_for_count(len(args)))
         future: Future[Any] = Future(record)
