@@ -113,16 +113,21 @@ class _Run:
     # -- claiming the part of the graph this run must execute ----------------------------
     def claim(self, roots: list[NodeRecord]) -> list[NodeRecord]:
         """Take every unfinished, unowned node reachable from ``roots`` through inputs,
-        and count what each waits on, in one pass (each record is visited once: on a
-        large random graph every visit is a cache miss)."""
+        and count what each waits on.
+
+        One pass, one visit per record and edge (on a large random graph each visit is
+        a cache miss), with the per-edge work written inline: this loop runs once per
+        node of every graph. An input passed twice is counted twice and notifies twice,
+        which balances without de-duplicating each node's inputs.
+        """
         new: list[NodeRecord] = []
         parents: list[NodeRecord] = []
+        todo = self.todo
         with _LOCK:
-            stack: list[NodeRecord] = []
-            for rec in roots:
-                if rec.state not in _FINISHED and rec._run is None:
-                    self._own(rec)
-                    stack.append(rec)
+            stack = [rec for rec in roots if rec._run is None and rec.state not in _FINISHED]
+            for rec in stack:
+                rec._run, rec._consumers = self, None
+            stack = list(dict.fromkeys(stack))  # a root asked for twice is claimed once
             while stack:
                 rec = stack.pop()
                 new.append(rec)
@@ -131,56 +136,41 @@ class _Run:
                     # run takes over the wait instead of running it again.
                     parents.append(rec)
                     for dep in _waits_of(rec):
-                        if dep.state not in _FINISHED and dep._run is None:
-                            self._own(dep)
+                        if dep._run is None and dep.state not in _FINISHED:
+                            dep._run, dep._consumers = self, None
                             stack.append(dep)
                     continue
-                self._count_inputs(rec, stack)
+                pending = 0
+                inputs = rec._inputs
+                for inp in (inputs if inputs is not None else rec.inputs):
+                    owner = inp._run  # before the state: see finish()
+                    state = inp.state
+                    if state == DONE:
+                        continue
+                    if state in _FINISHED:
+                        todo.append(("skip", rec))
+                        rec.error = _dependency_error("input", inp)
+                        continue
+                    pending += 1
+                    if owner is None:  # first seen: claim it, with this as its consumer
+                        inp._run, inp._consumers = self, [rec]
+                        stack.append(inp)
+                    elif owner is self:
+                        consumers = inp._consumers
+                        if consumers is None:
+                            inp._consumers = [rec]
+                        else:
+                            consumers.append(rec)
+                    else:
+                        self._wait_on(inp, rec)
+                rec._npending = pending
+                if pending == 0 and rec.state == PENDING:
+                    todo.append(("ready", rec))
             self.unfinished += len(new)
             self.claimed.extend(new)
             for rec in parents:
                 self._count_waits(rec)
         return new
-
-    def _own(self, rec: NodeRecord) -> None:
-        rec._run = self
-        rec._consumers = None
-        rec._npending = 0
-
-    def _count_inputs(self, rec: NodeRecord, stack: list[NodeRecord]) -> None:
-        """Count the inputs ``rec`` waits on and register it with each; inputs nobody
-        owns yet are claimed onto ``stack`` (under _LOCK).
-
-        An input passed twice is counted twice and notifies twice, which balances
-        without a de-duplication per node.
-        """
-        pending = 0
-        inputs = rec._inputs
-        for inp in (inputs if inputs is not None else rec.inputs):
-            state = inp.state
-            if state == DONE:
-                continue
-            if state in _FINISHED:
-                self.todo.append(("skip", rec))
-                rec.error = _dependency_error("input", inp)
-                continue
-            pending += 1
-            owner = inp._run
-            if owner is None:
-                self._own(inp)
-                stack.append(inp)
-                inp._consumers = [rec]
-            elif owner is self:  # _wait_on's common case, inlined: this is per edge
-                consumers = inp._consumers
-                if consumers is None:
-                    inp._consumers = [rec]
-                else:
-                    consumers.append(rec)
-            else:
-                self._wait_on(inp, rec)
-        rec._npending = pending
-        if pending == 0 and rec.state == PENDING:
-            self.todo.append(("ready", rec))
 
     def _count_waits(self, rec: NodeRecord) -> None:
         """Set how many children and returned futures a parent waits on (under _LOCK)."""
@@ -208,19 +198,24 @@ class _Run:
             else:
                 producer._consumers.append(consumer)
             return
-        if self.nested:
+        if owner is not None and self.nested:
             who = f"node {consumer.name!r}" if consumer is not None else "resolve() in a node body"
             raise TcgError(
                 f"{who} needs {producer.name!r} ({producer.path}), which another resolve() is "
                 "still running; a node body cannot wait for it (that could deadlock the "
                 "workers). Return the future from the body instead: the node's value becomes "
                 "its value")
-        if owner is None or owner is self:
+        if owner is self:
             raise TcgError(f"internal error: {producer!r} has no run to wait on")
         waiting = self.external.setdefault(producer.id, [])
         if consumer is not None:
             waiting.append(consumer)
-        owner.watchers.setdefault(producer.id, []).append(self)
+        if owner is not None:
+            owner.watchers.setdefault(producer.id, []).append(self)
+        if owner is None or producer._run is not owner:
+            # The owner let go of it (finished or released) meanwhile, maybe before
+            # seeing this watcher: tell ourselves. on_external ignores a second notice.
+            self.events.put(("external", producer))
 
     # -- priorities ----------------------------------------------------------------------
     def rank(self, records: list[NodeRecord]) -> None:
@@ -263,27 +258,14 @@ class _Run:
     def start(self, rec: NodeRecord) -> None:
         if rec.state != PENDING:
             return
+        spec = rec.spec
+        if spec.timeout is None and (self.adapter.inline or self.is_tiny(spec)):
+            self.run_inline(rec, spec)
+            return
         rec.state = RUNNING
         rec.attempts += 1
-        # The call's arguments stay on the record until it completes: a retry, or a
-        # later resolve after this one is interrupted, needs them again.
-        args, kwargs = rec._args or (), rec._kwargs
-        if rec._inputs:  # claimed, so made already
-            if len(args) == 1:
-                arg = args[0]
-                args = (arg._value if arg.__class__ is Future else substitute(arg),)
-            else:
-                args = tuple([a._value if a.__class__ is Future else substitute(a)
-                              for a in args])
-            if kwargs:
-                kwargs = substitute(kwargs)
-        spec = rec.spec
+        args, kwargs = _arguments(rec)
         adapter = self.adapter
-        if spec.timeout is None and (adapter.inline or self.is_tiny(spec)):
-            self.inline_current = rec
-            self.run_inline(rec, spec, args, kwargs)
-            self.inline_current = None
-            return
         if adapter.inline:
             # Serial, but a timeout must be enforceable: run this body on a watchdog
             # thread and wait for it (nothing else starts meanwhile).
@@ -303,18 +285,29 @@ class _Run:
             heapq.heappush(self.deadlines, (submitted + spec.timeout, next(self.seq), rec,
                                             rec.attempts))
 
-    def run_inline(self, rec: NodeRecord, spec: Any, args: tuple[Any, ...],
-                   kwargs: dict[str, Any] | None) -> None:
-        """Run a body in this thread. The common case (a plain value, no children) is
-        completed right here: this is the per-node hot path of serial and tiny nodes."""
+    def run_inline(self, rec: NodeRecord, spec: Any) -> None:
+        """Run a body in this thread. The common case (one future argument, a plain
+        value, no children) is written out here: it is the per-node hot path of serial
+        and tiny nodes."""
+        rec.state = RUNNING
+        rec.attempts += 1
+        args = rec._args
+        kwargs = rec._kwargs
+        if kwargs is None and args is not None and len(args) == 1 \
+                and args[0].__class__ is Future:
+            args = (args[0]._value,)
+        elif rec._inputs:  # claimed, so made already
+            args, kwargs = _arguments(rec)
+        self.inline_current = rec
         frame = self.frame  # current for the whole loop, reused until a body has children
         failure: Exception | None = None
         start = perf_counter()
         try:
-            value = spec.func(*args, **kwargs) if kwargs else spec.func(*args)
+            value = spec.func(*args, **kwargs) if kwargs else spec.func(*(args or ()))  # type: ignore[misc]
         except Exception as exc:
             failure = exc
         end = perf_counter()
+        self.inline_current = None
         children = frame.futures
         if children:
             self.frame = BodyFrame()
@@ -426,10 +419,13 @@ class _Run:
         self.finish(rec, DONE)
 
     def finish(self, rec: NodeRecord, state: str) -> None:
-        with _LOCK:
-            rec.state = state
-            watchers = self.watchers.pop(rec.id, None) if self.watchers else None
-            rec._run = None
+        # No lock (it cost a fifth of a serial node): the state is written before the
+        # owner is cleared, and whoever reads them reads the owner first, then the
+        # state. A run that registers as a watcher checks the owner again afterwards,
+        # so a watcher added after this pop still hears of the finish (_wait_on).
+        rec.state = state
+        rec._run = None
+        watchers = self.watchers.pop(rec.id, None) if self.watchers else None
         handle = rec._handle
         # Keep only a weak reference: the value lives as long as the user's future.
         rec._handle = _weakref(handle) if handle is not None and state == DONE else None
@@ -736,6 +732,17 @@ class _Finisher(threading.Thread):
                 rec.error = NodeTimeoutError(
                     f"node {rec.name!r} ran longer than its timeout={rec.spec.timeout}s")
                 owner.finish(rec, FAILED)
+
+
+def _arguments(rec: NodeRecord) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
+    """A claimed node's call arguments, every future replaced by its value. They stay
+    on the record until it completes: a retry, or a later resolve after this one is
+    interrupted, needs them again."""
+    args, kwargs = rec._args or (), rec._kwargs
+    if not rec._inputs:
+        return args, kwargs
+    args = tuple([a._value if a.__class__ is Future else substitute(a) for a in args])
+    return args, substitute(kwargs) if kwargs else kwargs
 
 
 def _waits_of(rec: NodeRecord) -> list[NodeRecord]:

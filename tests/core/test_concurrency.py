@@ -5,6 +5,7 @@ gets the value (or the error), whichever resolve ends up running each node.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import random
 import threading
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tcg_core import NodeError, node, resolve
+from tcg_core._scheduler import _Run
 from tests.core import _nodes_for_processes as P
 
 pytestmark = pytest.mark.timeout(60)
@@ -279,3 +281,73 @@ def test_a_body_resolving_a_future_another_thread_is_running_gets_it_or_a_clear_
     else:
         assert second == "S!"
     assert runs.counts == Counter({"shared": 1})
+
+
+
+def test_a_node_finishing_while_another_resolve_starts_to_watch_it_is_not_missed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Finishing takes no lock. Force the worst interleaving: resolve B sees the node
+    # owned by resolve A, then A finishes it (nobody is watching yet), then B
+    # registers as a watcher. B must still hear of it instead of waiting forever.
+    class SlowToRegister(dict):  # type: ignore[type-arg]
+        def setdefault(self, key: Any, default: Any = None) -> Any:
+            time.sleep(0.3)  # A finishes the node meanwhile
+            return super().setdefault(key, default)
+
+    original = _Run.__post_init__
+
+    def post_init(run: _Run) -> None:
+        original(run)
+        run.external = SlowToRegister()
+
+    monkeypatch.setattr(_Run, "__post_init__", post_init)
+
+    @node
+    def produce() -> int:
+        time.sleep(0.1)
+        return 1
+
+    @node
+    def use(x: int) -> int:
+        return x + 1
+
+    shared = produce()
+    first, second = use(shared), use(shared)
+    results: dict[str, Any] = {}
+    a = threading.Thread(target=lambda: results.update(a=first.resolve(executor="serial")))
+    b = threading.Thread(target=lambda: results.update(b=second.resolve(executor="serial")))
+    a.start()
+    time.sleep(0.03)  # A owns and runs produce() when B claims
+    b.start()
+    a.join(10)
+    b.join(10)
+    assert not b.is_alive(), "the second resolve never heard that its input finished"
+    assert results == {"a": 2, "b": 2}
+
+
+def _racing_tiny_round(seed: int) -> None:
+    """Tiny nodes finish while other threads' resolves are claiming them or starting to
+    watch them: the window a finish without a lock must still close."""
+    runs = Runs()
+
+    @node
+    def tiny(label: str, *inputs: int) -> int:
+        runs.hit(label)
+        return 1 + sum(inputs)
+
+    rng = random.Random(seed)
+    futures = [tiny("n0")]
+    for i in range(1, 40):
+        futures.append(tiny(f"n{i}", *rng.sample(futures, rng.randint(1, min(3, i)))))
+    picks = [rng.sample(futures, 4) for _ in range(4)]
+    executors = ["serial", "threads", "serial", "threads"]
+    values = _call_together(4, lambda i: resolve(*picks[i], executor=executors[i]))
+    expected = [tuple(f.resolve() for f in pick) for pick in picks]
+    assert values == expected
+    assert set(runs.counts.values()) == {1}, runs.counts  # nothing ran twice
+    assert len(runs.counts) == sum(f.state == "done" for f in futures)  # nothing was lost
+
+
+def test_tiny_nodes_finishing_while_other_resolves_claim_them_run_once() -> None:
+    for seed in range(100):
+        _racing_tiny_round(seed)
