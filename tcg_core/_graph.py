@@ -77,7 +77,7 @@ class NodeRecord:
         "state",
     )
 
-    def __init__(self, spec: Any, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None,
+    def __init__(self, spec: Any, args: Any, kwargs: dict[str, Any] | None,
                  inputs: tuple[NodeRecord, ...] | None, input_names: tuple[str, ...]) -> None:
         self.id = next(_ids)
         self.spec = spec
@@ -86,7 +86,7 @@ class NodeRecord:
         self.input_names = input_names
         self.error: BaseException | None = None
         self.attempts = 0
-        self._args = args
+        self._args = args  # a tuple; or a lone future argument as itself; None once run
         self._kwargs = kwargs
         self._run: Any = None
         self._ran: tuple[float | None, float | None, str | None] | None = None
@@ -129,7 +129,14 @@ class NodeRecord:
             # A call of plain futures keeps only its arguments until a run or a reader
             # needs the records: objects made while a graph is built are the ones every
             # full collection rescans.
-            inputs = self._inputs = tuple([f._record for f in self._args or ()])
+            args = self._args
+            if args is None:
+                inputs = ()
+            elif args.__class__ is tuple:
+                inputs = tuple([f._record for f in args])
+            else:  # a lone future argument
+                inputs = (args._record,)
+            self._inputs = inputs
         return inputs
 
     @inputs.setter

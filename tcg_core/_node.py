@@ -366,9 +366,12 @@ class NodeFunction(Generic[R]):
             if kwargs:
                 record = self._record_call(args, kwargs)
             else:
-                record = NodeRecord(self, args, None, None,
-                                    self._labels_by_count.get(len(args))
-                                    or self._labels_for_count(len(args)))
+                labels = (self._labels_by_count.get(len(args))
+                          or self._labels_for_count(len(args)))
+                # A lone future is kept as itself: a tuple per node would be one more
+                # object for every full GC collection to rescan while the graph grows.
+                record = NodeRecord(self, args[0] if len(args) == 1 else args, None, None,
+                                    labels)
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:

@@ -293,17 +293,16 @@ class _Run:
         rec.attempts += 1
         args = rec._args
         kwargs = rec._kwargs
-        if kwargs is None and args is not None and len(args) == 1 \
-                and args[0].__class__ is Future:
-            args = (args[0]._value,)
-        elif rec._inputs:  # claimed, so made already
+        if args.__class__ is Future:  # a lone future argument
+            args = (args._value,)
+        else:
             args, kwargs = _arguments(rec)
         self.inline_current = rec
         frame = self.frame  # current for the whole loop, reused until a body has children
         failure: Exception | None = None
         start = perf_counter()
         try:
-            value = spec.func(*args, **kwargs) if kwargs else spec.func(*(args or ()))  # type: ignore[misc]
+            value = spec.func(*args, **kwargs) if kwargs else spec.func(*args)
         except Exception as exc:
             failure = exc
         end = perf_counter()
@@ -738,8 +737,12 @@ def _arguments(rec: NodeRecord) -> tuple[tuple[Any, ...], dict[str, Any] | None]
     """A claimed node's call arguments, every future replaced by its value. They stay
     on the record until it completes: a retry, or a later resolve after this one is
     interrupted, needs them again."""
-    args, kwargs = rec._args or (), rec._kwargs
-    if not rec._inputs:
+    args, kwargs = rec._args, rec._kwargs
+    if args is None:
+        args = ()
+    elif args.__class__ is not tuple:  # a lone future argument
+        return (args._get(),), kwargs
+    if not rec._inputs:  # claimed, so made already
         return args, kwargs
     args = tuple([a._value if a.__class__ is Future else substitute(a) for a in args])
     return args, substitute(kwargs) if kwargs else kwargs
