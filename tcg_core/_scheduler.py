@@ -7,8 +7,10 @@ Policy
 * When more nodes are ready than workers are free, the one with the longest remaining
   path to the end of the graph goes first (critical-path-first list scheduling). A
   node's weight is its ``cost=`` hint, else the mean duration measured in earlier runs
-  of the same function, else 1. The serial executor keeps first-ready-first-run order,
-  so its runs are reproducible.
+  of the same function, else 1. Without priorities (the serial executor, or a run
+  where every node is tiny) the node made ready last runs first: depth-first, so a
+  branch finishes before the next starts and its intermediate values are released
+  early, and the order is reproducible.
 * A node whose body creates other nodes (its *children*) hands them to this loop and
   returns; its worker is free again. The node completes when every child is done
   (returned or not), and its value is the returned structure with every future in it
@@ -249,7 +251,7 @@ class _Run:
     def pop_ready(self) -> NodeRecord:
         if self.heap:
             return heapq.heappop(self.heap)[2]
-        return self.ready.popleft()  # type: ignore[no-any-return]
+        return self.ready.pop()  # type: ignore[no-any-return]
 
     def has_ready(self) -> bool:
         return bool(self.ready or self.heap)
@@ -538,7 +540,7 @@ class _Run:
         if adapter.inline:
             ready, todo, start = self.ready, self.todo, self.start
             while ready and not self.stopped and not self.in_flight:
-                start(ready.popleft())
+                start(ready.pop())
                 if todo:
                     self.drain()
         while self.unfinished and not self.stopped:

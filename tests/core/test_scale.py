@@ -197,7 +197,7 @@ def test_a_body_resolving_a_future_its_own_resolve_is_running_fails_clearly() ->
 
     started = time.monotonic()
     with pytest.raises(NodeError) as info:
-        resolve(slow, peek(), executor="threads", max_workers=1, inline_tiny=False)
+        resolve(slow, peek(), executor="threads", max_workers=2, inline_tiny=False)
     assert time.monotonic() - started < 10
     message = str(info.value)
     assert "node 'peek' failed" in message

@@ -163,13 +163,16 @@ def test_scarce_workers_run_the_longest_remaining_path_first() -> None:
 
     with Graph() as g:
         start = step("start")
-        short = step("short", start)
+        # Five nodes become ready at once for two workers. Short branches are made
+        # both before and after the long one, so neither first-ready-first nor
+        # last-ready-first order would start it among the first two.
+        shorts = [step(f"short{i}", start) for i in range(2)]
         long1 = step("long1", start)
+        shorts += [step(f"short{i}", start) for i in range(2, 4)]
         long2 = step("long2", long1)
-        step("end", short, long2)
-    # Register "short" before "long1" so FIFO order would pick it first.
-    g.resolve(executor="threads", max_workers=1, inline_tiny=False)
-    assert order.index("long1") < order.index("short")
+        step("end", *shorts, long2)
+    g.resolve(executor="threads", max_workers=2, inline_tiny=False)
+    assert order.index("long1") in (1, 2), order
 
 
 def test_serial_order_is_deterministic() -> None:
@@ -309,6 +312,52 @@ def test_values_are_released_when_no_longer_needed() -> None:
     assert total.resolve(executor="serial") == 1
     gc.collect()
     assert refs[0]() is None, "the intermediate value should be released"
+
+
+def test_serial_runs_depth_first_so_few_values_are_alive_at_once() -> None:
+    # 30 independent chains: breadth-first would hold every chain's head value at once.
+    alive = [0, 0]  # now, peak
+
+    class Value:
+        def __init__(self) -> None:
+            alive[0] += 1
+            alive[1] = max(alive[1], alive[0])
+
+        def __del__(self) -> None:
+            alive[0] -= 1
+
+    @node
+    def start() -> Value:
+        return Value()
+
+    @node
+    def step(previous: Value) -> Value:
+        return Value()
+
+    @node
+    def end(previous: Value) -> int:
+        return 1
+
+    ends = []
+    for _ in range(30):
+        chain = start()
+        for _ in range(5):
+            chain = step(chain)
+        ends.append(end(chain))
+    assert sum(resolve(*ends, executor="serial")) == 30
+    assert alive[1] <= 2, f"{alive[1]} values were alive at once"
+
+
+def test_independent_roots_run_in_the_order_given_on_serial() -> None:
+    seen: list[str] = []
+
+    @node
+    def mark(label: str) -> str:
+        seen.append(label)
+        return label
+
+    resolve(mark("a"), mark("b"), mark("c"), executor="serial")
+    assert seen == ["a", "b", "c"]
 
 
 def test_a_long_chain_needs_no_recursion() -> None:
