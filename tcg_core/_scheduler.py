@@ -838,10 +838,12 @@ def resolve_futures(futures: list[Future[Any]], *, executor: Any = None,
                inline_tiny=inline_tiny, nested=nested)
     frozen = False
     try:
-        frozen = not nested and gc.isenabled()
+        # A big graph would make every full collection rescan it; what exists now
+        # mostly stays alive while we run anyway, so let the GC skip it until we
+        # return. Not when something froze objects already (a server that freezes
+        # before forking): unfreezing would undo that.
+        frozen = not nested and gc.isenabled() and gc.get_freeze_count() == 0
         if frozen:
-            # A big graph would make every full collection rescan it; what exists now
-            # stays alive while we run anyway, so let the GC skip it until we return.
             gc.freeze()
         run.rank(run.claim(records))
         run.wait_for_roots(records)

@@ -360,6 +360,25 @@ def test_independent_roots_run_in_the_order_given_on_serial() -> None:
     assert seen == ["a", "b", "c"]
 
 
+def test_resolve_leaves_objects_the_application_froze_frozen() -> None:
+    import gc
+
+    @node
+    def one() -> int:
+        return 1
+
+    kept = [[]]  # a tracked object the application froze
+    gc.freeze()  # as a server does before forking workers
+    try:
+        assert one().resolve(executor="serial") == 1
+        assert gc.get_freeze_count() > 0
+        assert not any(obj is kept for obj in gc.get_objects()), "it was unfrozen"
+    finally:
+        gc.unfreeze()
+    assert one().resolve(executor="serial") == 1
+    assert gc.get_freeze_count() == 0  # and what resolve froze itself, it unfroze
+
+
 def test_a_long_chain_needs_no_recursion() -> None:
     @node
     def inc(x: int) -> int:
