@@ -86,7 +86,9 @@ def interleaved(folder: Path, pairs: int, env: dict[str, str], tests: int,
 
 
 def run(options: Options) -> ScenarioResult:
-    pairs = 7 if options.full else 3
+    # A run of 2,000 tests takes about a second and varies by a few percent from run to
+    # run: enough pairs that the median of their ratios is steadier than the target.
+    pairs = max(options.repeats, 15 if options.full else 7)
     env = _environment()
     with tempfile.TemporaryDirectory(prefix="tcg-plugin-bench-") as tmp:
         folder = Path(tmp) / "suite"
@@ -99,7 +101,10 @@ def run(options: Options) -> ScenarioResult:
         write_suite(single, tests=1, per_file=1)
         once = interleaved(single, pairs + 2, env, 1, options)
     loaded, without = median(samples["plugin loaded"]), median(samples["-p no:tcg"])
-    overhead = loaded / without - 1
+    # Each pair ran back to back under the same machine load: the median of the pairs'
+    # ratios resists a slow spell better than the ratio of the two medians.
+    overhead = median([a / b for a, b in zip(samples["plugin loaded"], samples["-p no:tcg"],
+                                             strict=True)]) - 1
     fixed = median(once["plugin loaded"]) - median(once["-p no:tcg"])
     per_test = (loaded - without - fixed) / TESTS
     status = plugin_status()
@@ -108,11 +113,13 @@ def run(options: Options) -> ScenarioResult:
                   ["variant", "median s", "min s", "max s", "1-test suite median s"],
                   [[name, fmt(median(v), 3), fmt(min(v), 3), fmt(max(v), 3),
                     fmt(median(once[name]), 3)] for name, v in samples.items()])
-    table.notes.append(f"overhead {overhead:+.1%} = about {fixed * 1e3:.0f} ms once (the 1-test "
+    table.notes.append(f"overhead {overhead:+.1%} (median of the pairs' ratios) = about "
+                       f"{fixed * 1e3:.0f} ms once (the 1-test "
                        f"suite's difference: imports, configure) + {per_test * 1e6:.1f} µs per "
                        f"test; plugin: registered={status['registered']}, "
                        f"hooks={status.get('hooks', status.get('import_error'))}")
-    check = Check(f"plugin unused: within {TARGET:.0%} of -p no:tcg", f"{overhead:+.1%}",
+    check = Check(f"plugin unused: within {TARGET:.0%} of -p no:tcg",
+                  f"{overhead:+.1%} ({fixed * 1e3:.0f} ms once)",
                   overhead <= TARGET)
     data = {"samples": samples, "single_test_samples": once, "overhead": overhead,
             "fixed_s": fixed, "per_test_s": per_test, "plugin": status}
