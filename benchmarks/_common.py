@@ -193,22 +193,20 @@ def reset_peak_rss() -> bool:
 # -- timing ----------------------------------------------------------------------------
 def repeat_runs(run: Callable[[], dict[str, float]], repeats: int,
                 slow_after: float = 2.0) -> list[dict[str, float]]:
-    """Call ``run`` ``repeats`` times (a collection before each) and return its timings.
+    """Call ``run`` ``repeats`` times (a full collection before each) and return its
+    timings.
 
     A run that takes longer than ``slow_after`` seconds is not repeated: the cell's cost
-    is then one measurement, which the report marks. Before each run the harness's own
-    objects (imported modules, specs) are moved out of the GC's sight with
-    ``gc.freeze()``, so full collections scan only what the run creates, whatever
-    scenarios ran before in this process.
+    is then one measurement, which the report marks. The harness does not ``gc.freeze()``
+    its own objects: a process with frozen objects is a special case (tcg's resolve then
+    leaves the GC alone rather than unfreeze them), not the one a user's run is in.
     """
     samples: list[dict[str, float]] = []
     for _ in range(max(1, repeats)):
         gc.collect()
-        gc.freeze()
         started = time.perf_counter()
         samples.append(run())
         elapsed = time.perf_counter() - started
-        gc.unfreeze()
         if elapsed > slow_after:
             break
     return samples
