@@ -69,11 +69,17 @@ def _build(engine: str, spec: _shapes.Spec) -> list[Any]:
 
 
 def _record_sizes(future: Any) -> dict[str, int]:
-    """``sys.getsizeof`` of the objects one tcg node owns (GC headers included)."""
+    """``sys.getsizeof`` of the objects one pending tcg node owns (GC headers included).
+
+    Its input records are listed when a run claims it (or a reader asks), its argument
+    labels are shared by every call with as many arguments, and a lone future argument
+    is kept as itself: none of those is counted.
+    """
     rec = future._record
-    parts = {"Future": future, "NodeRecord": rec, "args tuple": rec._args,
-             "inputs tuple": rec.inputs, "input_names tuple": rec.input_names}
-    return {name: sys.getsizeof(obj) for name, obj in parts.items() if obj is not None}
+    parts = {"Future": future, "NodeRecord": rec}
+    if isinstance(rec._args, tuple):
+        parts["args tuple"] = rec._args
+    return {name: sys.getsizeof(obj) for name, obj in parts.items()}
 
 
 def pending_child(task: dict[str, Any]) -> dict[str, Any]:
