@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tcg_core import GraphModel
-
 from ._config import Settings
-from ._graphs import as_model
-from ._output import GraphWriter
 from ._stats import Stats
+
+if TYPE_CHECKING:  # imported when used: loading the plugin must not import tcg_core
+    from tcg_core import GraphModel
+
+    from ._output import GraphWriter
 
 __all__ = ["SETTINGS", "STATS", "WRITER", "TEST", "ItemState", "item_state"]
 
@@ -33,13 +34,15 @@ class ItemState:
         """Everything the test's graphs reach, as one model (``None`` if nothing)."""
         if not self.sources:
             return None
+        from ._graphs import as_model
+
         model = as_model(self.sources)
         return model if model.nodes else None
 
 
 SETTINGS = pytest.StashKey[Settings]()
 STATS = pytest.StashKey[Stats]()
-WRITER = pytest.StashKey[GraphWriter | None]()
+WRITER: pytest.StashKey[GraphWriter | None] = pytest.StashKey()
 TEST = pytest.StashKey[ItemState]()
 
 

@@ -6,11 +6,11 @@ Under pytest-xdist every worker keeps its own ``Stats``, sends it as a plain dic
 
 from __future__ import annotations
 
-import statistics
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Stats"]
+__all__ = ["Stats", "add_listener", "notify", "remove_listener"]
 
 _MAX_MESSAGES = 5
 
@@ -89,8 +89,36 @@ class Stats:
             kinds = f" ({count - self.simulated} measured, {self.simulated} simulated)"
         failed = f", {self.speedup_failures} failed" if self.speedup_failures else ""
         return (f"speedup checks: {count} run{kinds}{failed}, smallest "
-                f"{min(self.speedups):.2f}x, median {statistics.median(self.speedups):.2f}x")
+                f"{min(self.speedups):.2f}x, median {_median(self.speedups):.2f}x")
 
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _median(values: list[float]) -> float:
+    import statistics  # only for a summary that has speedup checks to report
+
+    return statistics.median(values)
+
+
+# -- speedup checks tell the plugin -------------------------------------------------------
+# The registry lives here, not beside the checks (``_timing``), so the plugin can listen
+# without importing them: a session that runs no check should not pay for them.
+_listeners: list[Callable[[Any], None]] = []
+
+
+def add_listener(listener: Callable[[Any], None]) -> None:
+    """Have ``listener`` called with every speedup report (the plugin counts them)."""
+    _listeners.append(listener)
+
+
+def remove_listener(listener: Callable[[Any], None]) -> None:
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def notify(report: Any) -> None:
+    # Only the innermost session hears of a check (a pytester run inside a test).
+    if _listeners:
+        _listeners[-1](report)

@@ -36,6 +36,7 @@ from typing import Any
 from tcg_core import Future, Graph, GraphModel, NodeRecord, resolve, simulate
 
 from ._graphs import as_model, futures_of
+from ._stats import add_listener, notify, remove_listener
 
 __all__ = ["SpeedupReport", "measure_speedup", "simulated_speedup", "max_in_flight",
            "add_listener", "remove_listener", "notify"]
@@ -45,7 +46,6 @@ MIN_SERIAL_SECONDS = 0.005
 _IDEAL_LEEWAY = 0.9
 _DEFAULT_THREADS = 32  # tcg_core's default for executor="threads"
 
-_listeners: list[Callable[[SpeedupReport], None]] = []
 
 
 @dataclass(frozen=True)
@@ -104,24 +104,6 @@ class SpeedupReport:
 
 def _times(runs: tuple[float, ...]) -> str:
     return " ".join(f"{t:.4f}" for t in runs)
-
-
-# -- telling the plugin ---------------------------------------------------------------------
-
-def add_listener(listener: Callable[[SpeedupReport], None]) -> None:
-    """Have ``listener`` called with every report (the pytest plugin counts them)."""
-    _listeners.append(listener)
-
-
-def remove_listener(listener: Callable[[SpeedupReport], None]) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
-
-
-def notify(report: SpeedupReport) -> None:
-    # Only the innermost session hears of a check (a pytester run inside a test).
-    if _listeners:
-        _listeners[-1](report)
 
 
 # -- measuring ------------------------------------------------------------------------------

@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tcg_core import Graph
-
-from . import _timing
 from ._config import FORMATS, Settings, parse_dir, parse_executor, parse_formats, parse_workers
 from ._fixtures import MARKER_HELP, tcg_executor, tcg_graph, tcg_resolve, tcg_snapshot
-from ._output import GraphWriter
 from ._state import SETTINGS, STATS, WRITER, item_state
-from ._stats import Stats
+from ._stats import Stats, add_listener, remove_listener
+
+if TYPE_CHECKING:
+    from ._timing import SpeedupReport
+
+# Every pytest run in an environment with pytest-tcg loads this module: it imports
+# tcg_core, the speedup checks and the diagram writers only when something uses them.
 
 __all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_snapshot"]
 
@@ -62,6 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[STATS] = stats
     config.stash[WRITER] = None
     if settings.graph_out is not None:
+        from ._output import GraphWriter
+
         writer = GraphWriter(settings.graph_out, settings.formats)
         problem = writer.prepare()
         if problem is None:
@@ -71,13 +75,13 @@ def pytest_configure(config: pytest.Config) -> None:
         else:
             stats.output_fatal = problem
 
-    def count(report: _timing.SpeedupReport) -> None:
+    def count(report: SpeedupReport) -> None:
         stats.speedups.append(report.speedup)
         stats.simulated += report.kind == "simulated"
         stats.speedup_failures += not report.passed
 
-    _timing.add_listener(count)
-    config.add_cleanup(lambda: _timing.remove_listener(count))
+    add_listener(count)
+    config.add_cleanup(lambda: remove_listener(count))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(stats), "tcg-xdist")
 
@@ -106,6 +110,8 @@ class _GraphRecorder:
         # (which records them itself and must not be shadowed).
         if "tcg_graph" in getattr(item, "fixturenames", ()):
             return (yield)
+        from tcg_core import Graph
+
         graph = Graph()
         try:
             with graph:

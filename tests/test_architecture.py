@@ -98,3 +98,18 @@ def test_the_public_api_is_exactly_all() -> None:
         modules = {n for n in public if type(getattr(package, n, None)).__name__ == "module"}
         assert public - set(package.__all__) - modules - {"annotations", "TYPE_CHECKING",
                                                           "Any"} == set()
+
+
+def test_loading_the_plugin_imports_neither_the_engine_nor_the_checks() -> None:
+    # Every pytest run in an environment with pytest-tcg loads the plugin; a run that
+    # uses none of it must not pay for tcg_core, the speedup checks or the writers.
+    import subprocess
+    import sys
+
+    code = ("import sys, pytest, pytest_tcg.plugin; "
+            "print(sorted(m for m in sys.modules if m.startswith('tcg_core') "
+            "or m in ('pytest_tcg._timing', 'pytest_tcg._output', 'pytest_tcg._snapshot', "
+            "'statistics', 'concurrent.futures')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]", out.stdout
