@@ -74,6 +74,10 @@ FAILED, SKIPPED = NodeState.FAILED, NodeState.SKIPPED
 _FINISHED = frozenset(NodeState.FINISHED)
 _NEEDS_SCAN = frozenset({list, tuple, dict, set, frozenset})
 
+# Some interpreters freeze objects of their own at startup (CPython 3.12: a few hundred
+# tuples); more than this means the application called gc.freeze().
+_FROZEN_AT_IMPORT = gc.get_freeze_count()
+
 # Claiming nodes and finishing them happen under one lock, so two resolves that share
 # nodes agree on who runs each one and who waits.
 _LOCK = threading.Lock()
@@ -840,9 +844,10 @@ def resolve_futures(futures: list[Future[Any]], *, executor: Any = None,
     try:
         # A big graph would make every full collection rescan it; what exists now
         # mostly stays alive while we run anyway, so let the GC skip it until we
-        # return. Not when something froze objects already (a server that freezes
-        # before forking): unfreezing would undo that.
-        frozen = not nested and gc.isenabled() and gc.get_freeze_count() == 0
+        # return. Not when the application froze objects since tcg_core was imported
+        # (a server that freezes before forking): unfreezing would undo that.
+        frozen = (not nested and gc.isenabled()
+                  and gc.get_freeze_count() <= _FROZEN_AT_IMPORT)
         if frozen:
             gc.freeze()
         run.rank(run.claim(records))
