@@ -238,7 +238,11 @@ class _Run:
             self.prioritised = True
         ranks = self.ranks
         for rec in _consumers_first(records):
-            below = max((ranks.get(c.id, 0.0) for c in rec._consumers or ()), default=0.0)
+            below = 0.0
+            for consumer in rec._consumers or ():
+                rank = ranks.get(consumer.id, 0.0)
+                if rank > below:
+                    below = rank
             ranks[rec.id] = _weight(rec) + below
 
     def is_tiny(self, spec: Any) -> bool:
@@ -771,26 +775,24 @@ def _weight(rec: NodeRecord) -> float:
 
 
 def _consumers_first(records: list[NodeRecord]) -> list[NodeRecord]:
-    """``records`` ordered so every node comes after the nodes that consume it... reversed:
-    consumers first, for computing remaining-path lengths."""
-    members = {r.id for r in records}
-    indegree = {r.id: 0 for r in records}
+    """``records`` ordered so that every node comes after the nodes that consume it, for
+    computing remaining-path lengths. Records are keyed by identity: this runs once per
+    node of a graph whose nodes are not all measured tiny."""
+    indegree = dict.fromkeys(records, 0)
     for rec in records:
-        for c in rec._consumers or ():
-            if c.id in members:
-                indegree[rec.id] += 1
-    order = [r for r in records if indegree[r.id] == 0]
-    by_id = {r.id: r for r in records}
-    position = 0
-    while position < len(order):
-        rec = order[position]
-        position += 1
-        for inp in list(rec.inputs) + list(rec.children or ()):
-            if inp.id in members:
-                indegree[inp.id] -= 1
-                if indegree[inp.id] == 0:
-                    order.append(by_id[inp.id])
-    return order if len(order) == len(records) else records
+        consumers = rec._consumers
+        if consumers:
+            indegree[rec] = sum(1 for c in consumers if c in indegree)
+    order = [rec for rec, count in indegree.items() if count == 0]
+    for rec in order:  # grows while it is walked
+        children = rec.children
+        for inp in (rec.inputs if children is None else (*rec.inputs, *children)):
+            count = indegree.get(inp)
+            if count is not None:
+                indegree[inp] = count - 1
+                if count == 1:
+                    order.append(inp)
+    return order if len(order) == len(indegree) else records
 
 
 def _dependency_error(role: str, dep: NodeRecord) -> DependencyError:
