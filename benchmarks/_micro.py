@@ -4,6 +4,9 @@ Engines, all driven by the same loop (``_shapes.drive``):
 
 * ``python``: plain calls, the floor.
 * ``lazy``: a minimal lazy evaluator (a thunk per call, one iterative walk).
+* ``columnar``: the same walk over a graph kept as flat lists, a node being an index:
+  one GC-tracked object per call. A floor for how much of a cost's growth with N is
+  CPython's memory and GC rather than any engine's.
 * ``pool``: a ``ThreadPoolExecutor`` submit + result per node (one thread hand-off each).
 * ``tcg-serial``, ``tcg-threads``: ``tcg_core.resolve(*sinks, executor=...)`` with a node
   function already measured by earlier runs (so tiny nodes run inline), and
@@ -43,7 +46,7 @@ DEFAULT_SIZES = (1_000, 10_000, 100_000)
 FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 DASK_SIZES = (1_000, 10_000)
 DASK_FULL_SIZES = (1_000, 3_000, 10_000)
-ENGINES = ("python", "lazy", "pool", "tcg-serial", "tcg-threads", "tcg-threads-cold",
+ENGINES = ("python", "lazy", "columnar", "pool", "tcg-serial", "tcg-threads", "tcg-threads-cold",
            "dask-sync", "dask-threads")
 
 Timings = dict[str, float]
@@ -66,6 +69,16 @@ def _lazy(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
     out = _shapes.drive(spec, call)
     built = time.perf_counter()
     _shapes.evaluate([out[i] for i in sink_idx])
+    return {"build": built - started, "resolve": time.perf_counter() - built}
+
+
+def _columnar(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+    columns = _shapes.Columns()
+    call = _shapes.columnar(_noop, columns)
+    started = time.perf_counter()
+    out = _shapes.drive(spec, call)
+    built = time.perf_counter()
+    _shapes.evaluate_columns(columns, [out[i] for i in sink_idx])
     return {"build": built - started, "resolve": time.perf_counter() - built}
 
 
@@ -151,7 +164,7 @@ class _Bench:
         self.sizes = FULL_SIZES if options.full else DEFAULT_SIZES
         self.dask_sizes = DASK_FULL_SIZES if options.full else DASK_SIZES
         self.runners: dict[str, Runner] = {
-            "python": _python, "lazy": _lazy, "pool": _pool,
+            "python": _python, "lazy": _lazy, "columnar": _columnar, "pool": _pool,
             "tcg-serial": _tcg("serial", fresh=False),
             "tcg-threads": _tcg("threads", fresh=False),
             "tcg-threads-cold": _tcg("threads", fresh=True),
@@ -290,6 +303,13 @@ def _tables(bench: _Bench) -> list[Table]:
     return [per_node, ratios, split]
 
 
+def _growth(bench: _Bench, shape: str, engine: str) -> float | None:
+    """max/min of an engine's per-node cost over the sizes measured."""
+    series = [c.total_us for c in bench.cells
+              if c.shape == shape and c.engine == engine and c.total_us is not None]
+    return max(series) / min(series) if len(series) >= 2 else None
+
+
 def _checks(bench: _Bench) -> list[Check]:
     checks: list[Check] = []
     big, mid = 100_000, 10_000
@@ -304,9 +324,12 @@ def _checks(bench: _Bench) -> list[Check]:
                  and c.total_us is not None]
         if len(series) >= 2:
             spread = max(series) / min(series)
+            floors = [f"{engine} ×{growth:.2f}" for engine in ("lazy", "columnar")
+                      if (growth := _growth(bench, shape, engine)) is not None]
             checks.append(Check(
                 f"serial flat from 1k to {max(sizes):,} ({shape}; max/min ≤ 1.5)",
-                " → ".join(fmt(v) for v in series) + f" µs (×{spread:.2f})", spread <= 1.5))
+                " → ".join(fmt(v) for v in series) + f" µs (×{spread:.2f}"
+                + "".join(f"; {f}" for f in floors) + ")", spread <= 1.5))
     for engine in ("tcg-threads", "tcg-threads-cold"):
         for shape in _shapes.SHAPES:
             value = bench.cell(shape, big, engine)

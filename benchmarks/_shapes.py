@@ -144,3 +144,58 @@ def evaluate(roots: list[Thunk]) -> list[Any]:
         thunk.args = ()
         stack.pop()
     return [r.value for r in roots]
+
+
+# -- a columnar lazy evaluator: nodes are indices into flat lists ----------------------
+class Columns:
+    """One graph as parallel lists; a node is an index. Only the handle a call returns
+    is a GC-tracked object (its inputs are a tuple of ints, which the GC untracks)."""
+
+    def __init__(self) -> None:
+        self.func: list[Callable[..., Any]] = []
+        self.inputs: list[tuple[int, ...]] = []
+        self.value: list[Any] = []
+        self.done: list[bool] = []
+
+
+class Handle:
+    __slots__ = ("columns", "index")
+
+    def __init__(self, columns: Columns, index: int) -> None:
+        self.columns = columns
+        self.index = index
+
+
+def columnar(func: Callable[..., Any], columns: Columns) -> Callable[..., Handle]:
+    """``func`` made lazy over ``columns``: calling it appends a node and returns its handle."""
+    add_func, add_inputs = columns.func.append, columns.inputs.append
+    add_value, add_done = columns.value.append, columns.done.append
+
+    def deferred(*args: Handle) -> Handle:
+        index = len(columns.func)
+        add_func(func)
+        add_inputs(tuple([a.index for a in args]))
+        add_value(None)
+        add_done(False)
+        return Handle(columns, index)
+
+    return deferred
+
+
+def evaluate_columns(columns: Columns, roots: list[Handle]) -> list[Any]:
+    """Evaluate ``roots`` depth-first without recursion; return their values."""
+    func, inputs, value, done = columns.func, columns.inputs, columns.value, columns.done
+    stack = [r.index for r in roots]
+    while stack:
+        i = stack[-1]
+        if done[i]:
+            stack.pop()
+            continue
+        waiting = [j for j in inputs[i] if not done[j]]
+        if waiting:
+            stack.extend(waiting)
+            continue
+        value[i] = func[i](*[value[j] for j in inputs[i]])
+        done[i] = True
+        stack.pop()
+    return [value[r.index] for r in roots]
