@@ -148,7 +148,13 @@ class _Run:
                     continue
                 pending = 0
                 inputs = rec._inputs
-                for inp in (inputs if inputs is not None else rec.inputs):
+                if inputs is None:  # NodeRecord.inputs, its common case written out
+                    args = rec._args
+                    if args.__class__ is Future:
+                        inputs = rec._inputs = (args._record,)
+                    else:
+                        inputs = rec.inputs
+                for inp in inputs:
                     owner = inp._run  # before the state: see finish()
                     state = inp.state
                     if state == DONE:
@@ -546,9 +552,14 @@ class _Run:
         adapter = self.adapter
         self.drain()
         if adapter.inline:
-            ready, todo, start = self.ready, self.todo, self.start
+            ready, todo, start, run_inline = self.ready, self.todo, self.start, self.run_inline
             while ready and not self.stopped and not self.in_flight:
-                start(ready.pop())
+                rec = ready.pop()
+                spec = rec.spec
+                if spec.timeout is None and rec.state == PENDING:  # start()'s serial case
+                    run_inline(rec, spec)
+                else:
+                    start(rec)
                 if todo:
                     self.drain()
         while self.unfinished and not self.stopped:
