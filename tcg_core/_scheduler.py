@@ -148,10 +148,12 @@ class _Run:
                     continue
                 pending = 0
                 inputs = rec._inputs
-                if inputs is None:  # NodeRecord.inputs, its common case written out
+                if inputs is None:  # NodeRecord.inputs, written out
                     args = rec._args
                     if args.__class__ is Future:
                         inputs = rec._inputs = (args._record,)
+                    elif args.__class__ is tuple:
+                        inputs = rec._inputs = tuple([f._record for f in args])
                     else:
                         inputs = rec.inputs
                 for inp in inputs:
