@@ -764,7 +764,7 @@ def _arguments(rec: NodeRecord) -> tuple[tuple[Any, ...], dict[str, Any] | None]
     if args is None:
         args = ()
     elif args.__class__ is not tuple:  # a lone future argument
-        return (args._get(),), kwargs
+        return (args._value,), kwargs
     if not rec._inputs:  # claimed, so made already
         return args, kwargs
     args = tuple([a._value if a.__class__ is Future else substitute(a) for a in args])
