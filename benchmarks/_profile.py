@@ -183,8 +183,8 @@ from time import perf_counter
 from heapq import heappush, heappop
 import tcg_core
 from tcg_core._context import FRAME, BodyFrame, current_frame
-from tcg_core._graph import NodeRecord
-from tcg_core._node import Future
+from tcg_core._record import NodeRecord
+from tcg_core._future import Future
 def noop(*xs):
     return 0
 tiny = tcg_core.node(noop)

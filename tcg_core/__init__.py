@@ -21,10 +21,12 @@ from ._errors import (
                       SerializationError,
                       TcgError,
 )
-from ._graph import GraphModel, NodeRecord, NodeState
-from ._node import Future, Node, NodeFunction, is_future, node
-from ._recorder import Graph
-from ._scheduler import DEFAULT_MAX_DEPTH, resolve
+from ._executors import ThreadsExecutor
+from ._future import Future, Graph, is_future, resolve
+from ._graph import GraphModel
+from ._node import Node, NodeFunction, node
+from ._options import DEFAULT_MAX_DEPTH
+from ._record import NodeRecord, NodeState
 from ._simulate import Schedule, simulate
 
 # The exporters load on first use: ``import tcg_core`` stays cheap (the pytest plugin
@@ -55,7 +57,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
-    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "simulate", "Schedule",
+    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "simulate", "Schedule",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
     "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",

@@ -12,10 +12,11 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from typing import Any
 
-__all__ = ["FRAME", "BodyFrame", "Frame", "current_frame", "inside_body", "run_body"]
+__all__ = ["FRAME", "BodyFrame", "Frame", "RecordingFrame", "current_frame", "enter",
+           "inside_body", "leave", "run_body"]
 
 
 class Frame:
@@ -38,13 +39,42 @@ FRAME = _frame  # the scheduler's inline hot path sets it directly
 current_frame = _frame.get
 
 
-def push_frame(frame: Frame) -> Any:
-    """Make ``frame`` the innermost one; returns the token to pop it with."""
-    return _frame.set(frame)
+class RecordingFrame(Frame):
+    """The frame of a ``with Graph()`` block; ``graph`` is that Graph."""
+
+    __slots__ = ("graph",)
+
+    def __init__(self, graph: Any) -> None:
+        super().__init__()
+        self.graph = graph  #: the Graph whose futures these are
 
 
-def pop_frame(token: Any) -> None:
-    _frame.reset(token)
+# The frames entered with ``enter`` in this thread (or task), innermost last, each with
+# the token that undoes it: one object may be entered in several threads at once, and
+# each thread must undo its own entry.
+_entered: ContextVar[tuple[tuple[Frame, Any], ...]] = ContextVar("tcg_entered", default=())
+
+
+def enter(frame: Frame) -> None:
+    """Make ``frame`` the innermost one in this thread (or task)."""
+    token = _frame.set(frame)
+    _entered.set((*_entered.get(), (frame, token)))
+
+
+def leave(frame: Frame) -> None:
+    """Undo this thread's latest ``enter(frame)``."""
+    stack = _entered.get()
+    for index in range(len(stack) - 1, -1, -1):
+        if stack[index][0] is frame:
+            token = stack[index][1]
+            try:
+                _frame.reset(token)
+            except ValueError:  # entered in the context this one was copied from (a task)
+                _frame.set(None if token.old_value is Token.MISSING else token.old_value)
+            _entered.set(stack[:index] + stack[index + 1:])
+            return
+    raise RuntimeError("this Graph was not entered in this thread (or task): leave a "
+                       "'with Graph()' block where it was entered")
 
 
 def inside_body() -> bool:
@@ -53,6 +83,15 @@ def inside_body() -> bool:
 
 
 _names = threading.local()
+
+
+def _forget_names() -> None:
+    global _names
+    _names = threading.local()  # a forked child has another pid
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_names)
 
 
 def worker_name() -> str:

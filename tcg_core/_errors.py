@@ -19,13 +19,15 @@ class NodeError(TcgError):
     """A node failed while the graph resolved.
 
     ``node`` is the failed node's record, ``path`` its nesting path and ``__cause__`` the
-    exception the node's body raised.
+    exception the node's body raised. ``attempt_errors`` lists the error of every attempt
+    (more than one with ``retries=``), oldest first.
     """
 
     def __init__(self, message: str, *, node: object = None, path: str = "") -> None:
         super().__init__(message)
-        self.node = node
-        self.path = path
+        self.node = node  #: the failed node's NodeRecord
+        self.path = path  #: its nesting path, outermost first
+        self.attempt_errors: list[BaseException] = []  #: each attempt's error, oldest first
 
 
 class NodeTimeoutError(TcgError, TimeoutError):

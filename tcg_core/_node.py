@@ -1,4 +1,4 @@
-"""``@node`` and ``Future``: calling a node records a call instead of running it."""
+"""``@node``: calling a node function records a call (a ``Future``) instead of running it."""
 
 from __future__ import annotations
 
@@ -6,238 +6,17 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
-from typing import Any, Generic, NoReturn, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
-from ._context import current_frame
-from ._graph import NodeRecord, NodeState
+from ._context import RecordingFrame, current_frame
+from ._future import Future, ItemFuture
+from ._options import NodeOptions
+from ._record import Handle, NodeRecord
+from ._values import CONTAINERS, scan_futures
 
-__all__ = ["Future", "Node", "NodeFunction", "is_future", "node", "scan_futures", "substitute"]
+__all__ = ["Node", "NodeFunction", "node"]
 
 R = TypeVar("R")
-F = TypeVar("F", bound=Callable[..., Any])
-
-_CONTAINERS = (list, tuple, set, frozenset, dict)
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<unset>"
-
-    def __reduce__(self) -> str:
-        return "_UNSET"
-
-
-_UNSET: Any = _Unset()
-
-_HOW_TO_USE = ("resolve it first (value = f.resolve()) or pass it to a @node function, "
-               "which receives the value")
-
-
-class Future(Generic[R]):
-    """The lazy result of calling a ``@node`` function.
-
-    Nothing runs until ``resolve()``. Pass a future to another node to make it an input.
-
-    >>> from tcg_core import node
-    >>> @node
-    ... def add(a, b):
-    ...     return a + b
-    >>> total = add(add(1, 2), 3)
-    >>> total
-    <Future add#... pending>
-    >>> total.resolve()
-    6
-    """
-
-    __slots__ = ("__weakref__", "_record", "_value")
-
-    def __init__(self, record: NodeRecord) -> None:
-        self._record = record
-        self._value: Any = _UNSET
-        record._handle = self
-
-    # -- the user's handle ---------------------------------------------------------------
-    @property
-    def node(self) -> NodeRecord:
-        """The graph record of the call this future stands for."""
-        return self._record
-
-    @property
-    def name(self) -> str:
-        """The node's name (the function's, unless ``@node(name=...)`` said otherwise)."""
-        return self._record.name
-
-    @property
-    def state(self) -> str:
-        """``pending``, ``running``, ``done``, ``failed`` or ``skipped``."""
-        return self._record.state
-
-    def done(self) -> bool:
-        """True once the value is available."""
-        return self._record.state == NodeState.DONE and self._value is not _UNSET
-
-    @property
-    def graph(self) -> Any:
-        """The ``Graph`` this future belongs to: every node it reaches through inputs,
-        children and parents.
-
-        >>> from tcg_core import node
-        >>> @node
-        ... def one():
-        ...     return 1
-        >>> one().graph.nodes[0].name
-        'one'
-        """
-        from ._recorder import Graph
-
-        return Graph([self])
-
-    def resolve(self, executor: Any = None, **options: Any) -> R:
-        """Run what this future needs and return its value (see ``tcg_core.resolve``).
-
-        >>> from tcg_core import node
-        >>> @node
-        ... def double(x):
-        ...     return 2 * x
-        >>> double(21).resolve(executor="serial")
-        42
-        """
-        from ._scheduler import resolve_futures
-
-        value: R = resolve_futures([self], executor=executor, **options)[0]
-        return value
-
-    def _get(self) -> Any:
-        return self._value
-
-    def __getitem__(self, key: Any) -> Future[Any]:
-        """A lazy item access: ``f[0]`` is a future of ``f``'s value ``[0]``."""
-        return _ItemFuture(self, key)
-
-    # -- a future used as a value is a mistake: say how to do it instead ------------------
-    def _misuse(self, what: str) -> NoReturn:
-        raise TypeError(f"a Future ({self._record.name!r}) {what}; {_HOW_TO_USE}")
-
-    def __bool__(self) -> bool:
-        self._misuse("has no truth value")
-
-    def __len__(self) -> int:
-        self._misuse("has no length until it is resolved; use @node(nout=N) to unpack "
-                     "N outputs")
-
-    def __iter__(self) -> NoReturn:
-        self._misuse("cannot be iterated; use @node(nout=N) to unpack N outputs, or f[i]")
-
-    def __index__(self) -> int:
-        self._misuse("is not a number")
-
-    def __int__(self) -> int:
-        self._misuse("is not a number")
-
-    def __float__(self) -> float:
-        self._misuse("is not a number")
-
-    def __contains__(self, item: object) -> bool:
-        self._misuse("has no items to search")
-
-    def __repr__(self) -> str:
-        rec = self._record
-        return f"<Future {rec.name}#{rec.id} {rec.state}>"
-
-    def __getstate__(self) -> tuple[Any, Any]:
-        return (self._record, self._value)
-
-    def __setstate__(self, state: tuple[Any, Any]) -> None:
-        self._record, self._value = state
-        if self._record._handle is None and self._record.state == NodeState.PENDING:
-            self._record._handle = self
-
-
-def _refuse_operator(symbol: str) -> Callable[..., NoReturn]:
-    def refuse(self: Future[Any], *other: Any) -> NoReturn:
-        self._misuse(f"cannot be used with {symbol!r} before it is resolved")
-    return refuse
-
-
-for _dunder, _symbol in [
-    ("add", "+"), ("sub", "-"), ("mul", "*"), ("truediv", "/"), ("floordiv", "//"),
-    ("mod", "%"), ("pow", "**"), ("matmul", "@"), ("and", "&"), ("or", "|"), ("xor", "^"),
-    ("lshift", "<<"), ("rshift", ">>"),
-]:
-    setattr(Future, f"__{_dunder}__", _refuse_operator(_symbol))
-    setattr(Future, f"__r{_dunder}__", _refuse_operator(_symbol))
-for _dunder, _symbol in [("lt", "<"), ("le", "<="), ("gt", ">"), ("ge", ">="),
-                         ("neg", "unary -"), ("pos", "unary +"), ("abs", "abs()"),
-                         ("invert", "~")]:
-    setattr(Future, f"__{_dunder}__", _refuse_operator(_symbol))
-
-
-class _ItemFuture(Future[Any]):
-    """``base[key]``, computed when ``base`` is."""
-
-    __slots__ = ("_base", "_key")
-
-    def __init__(self, base: Future[Any], key: Any) -> None:
-        self._record = base._record
-        self._value = _UNSET
-        self._base = base
-        self._key = key
-
-    def _get(self) -> Any:
-        return self._base._get()[self._key]
-
-    def done(self) -> bool:
-        return self._base.done()
-
-    def __repr__(self) -> str:
-        return f"<Future {self._record.name}#{self._record.id}[{self._key!r}] " \
-               f"{self._record.state}>"
-
-    def __getstate__(self) -> tuple[Any, Any]:
-        return (self._base, self._key)
-
-    def __setstate__(self, state: Any) -> None:
-        self._base, self._key = state
-        self._record = self._base._record
-        self._value = _UNSET
-
-
-def is_future(obj: object) -> bool:
-    """True for the futures ``@node`` calls return."""
-    return isinstance(obj, Future)
-
-
-def scan_futures(obj: Any, found: list[Future[Any]]) -> None:
-    """Append every future inside ``obj`` (through lists, tuples, sets and dicts)."""
-    cls = obj.__class__
-    if cls is Future or cls is _ItemFuture or isinstance(obj, Future):
-        found.append(obj)
-    elif cls in _CONTAINERS:
-        if cls is dict:
-            for key, value in obj.items():
-                scan_futures(key, found)
-                scan_futures(value, found)
-        else:
-            for item in obj:
-                scan_futures(item, found)
-
-
-def substitute(obj: Any) -> Any:
-    """``obj`` with every future replaced by its value (containers are rebuilt)."""
-    cls = obj.__class__
-    if cls is Future:
-        return obj._value
-    if cls is tuple:
-        return tuple([substitute(item) for item in obj])
-    if cls is list:
-        return [substitute(item) for item in obj]
-    if cls is dict:
-        return {substitute(k): substitute(v) for k, v in obj.items()}
-    if cls is set or cls is frozenset:
-        return cls(substitute(item) for item in obj)
-    if isinstance(obj, Future):
-        return obj._get()
-    return obj
 
 
 def _make_binder(func: Callable[..., Any]) -> Callable[..., None] | None:
@@ -323,28 +102,21 @@ class NodeFunction(Generic[R]):
 
     name: str
 
-    def __init__(self, func: Callable[..., R], *, name: str | None = None,
-                 nout: int | None = None, cost: float | None = None, retries: int = 0,
-                 timeout: float | None = None) -> None:
+    def __init__(self, func: Callable[..., R], options: NodeOptions | None = None) -> None:
         if not callable(func):
             raise TypeError(f"@node decorates a function, not {type(func).__name__}")
         if isinstance(func, NodeFunction):
             raise TypeError(f"{func.name!r} is already a @node; decorate it once")
-        if nout is not None and (not isinstance(nout, int) or nout < 1):
-            raise ValueError(f"nout must be a positive int, got {nout!r}")
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries!r}")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if cost is not None and cost < 0:
-            raise ValueError(f"cost must be >= 0, got {cost!r}")
+        options = options or NodeOptions()
         functools.update_wrapper(self, func)
-        self.func = func
-        self.name = name or getattr(func, "__name__", None) or type(func).__name__
-        self.nout = nout
-        self.cost = cost
-        self.retries = retries
-        self.timeout = timeout
+        self.func = func  #: the undecorated function
+        #: shown in graphs and errors
+        self.name = options.name or getattr(func, "__name__", None) or type(func).__name__
+        self.nout = options.nout  #: a call returns this many futures
+        self.cost = options.cost  #: relative duration hint for scheduling
+        self.retries = options.retries  #: extra attempts after a failure
+        self.timeout = options.timeout  #: seconds a body may run
+        #: running mean of measured body durations (scheduling, inlining)
         self.mean_duration: float | None = None
         self._binder = _make_binder(func)
         self._positional, self._star = _argument_names(func)
@@ -376,8 +148,10 @@ class NodeFunction(Generic[R]):
         frame = current_frame()
         if frame is not None:
             frame.futures.append(future)
+            if frame.__class__ is RecordingFrame:
+                future._graph = frame.graph
         if self.nout is not None:
-            return tuple(_ItemFuture(future, i) for i in range(self.nout))
+            return tuple(ItemFuture(future, i) for i in range(self.nout))
         return future
 
     def _record_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> NodeRecord:
@@ -389,8 +163,8 @@ class NodeFunction(Generic[R]):
             if cls is Future:
                 inputs.append(arg._record)
                 names.append(self._positional_name(index))
-            elif cls in _CONTAINERS or isinstance(arg, Future):
-                found: list[Future[Any]] = []
+            elif cls in CONTAINERS or isinstance(arg, Handle):
+                found: list[Handle] = []
                 scan_futures(arg, found)
                 inputs.extend(f._record for f in found)
                 names.extend([self._positional_name(index)] * len(found))
@@ -452,6 +226,7 @@ def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
     Use it bare (``@node``) or with options: ``name`` (shown in graphs), ``nout``
     (the call returns that many futures), ``cost`` (a relative duration hint for
     scheduling), ``retries`` (extra attempts after a failure) and ``timeout`` (seconds).
+    Each option is checked here: a wrong one fails at the decorator, not at resolve.
 
     >>> from tcg_core import node
     >>> @node(nout=2)
@@ -461,12 +236,13 @@ def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
     >>> (q.resolve(), r.resolve())
     (3, 1)
     """
-    options = dict(name=name, nout=nout, cost=cost, retries=retries, timeout=timeout)
-    if func is None:
-        return lambda f: NodeFunction(f, **options)  # type: ignore[arg-type]
     if isinstance(func, str):
         raise TypeError("@node takes options by keyword: @node(name='...')")
-    return NodeFunction(func, **options)  # type: ignore[arg-type]
+    options = NodeOptions.check("node()", name=name, nout=nout, cost=cost, retries=retries,
+                                timeout=timeout)
+    if func is None:
+        return lambda f: NodeFunction(f, options)
+    return NodeFunction(func, options)
 
 
 class Node:
@@ -483,25 +259,10 @@ class Node:
     def __init__(self, *, name: str | None = None, nout: int | None = None,
                  cost: float | None = None, retries: int = 0,
                  timeout: float | None = None) -> None:
-        self._options = dict(name=name, nout=nout, cost=cost, retries=retries, timeout=timeout)
+        self._options = NodeOptions.check("Node()", name=name, nout=nout, cost=cost,
+                                          retries=retries, timeout=timeout)
 
     def __call__(self, func: Callable[..., R]) -> NodeFunction[R]:
         if not callable(func):
             raise TypeError("use Node() with parentheses: @Node() then def ...")
-        return NodeFunction(func, **self._options)  # type: ignore[arg-type]
-
-
-def require_futures(objs: tuple[Any, ...], where: str) -> list[Future[Any]]:
-    """Check every object is a Future, with a message that shows the fix."""
-    futures = []
-    for obj in objs:
-        if not isinstance(obj, Future):
-            hint = ""
-            if callable(obj) and not isinstance(obj, NodeFunction):
-                hint = " It looks like a function: decorate it with @node and call it."
-            elif isinstance(obj, NodeFunction):
-                hint = f" Call it first: {obj.name}(...) returns a Future."
-            raise TypeError(f"{where} takes futures returned by calling a @node function, "
-                            f"not {type(obj).__name__} {obj!r:.60}.{hint}")
-        futures.append(obj)
-    return futures
+        return NodeFunction(func, self._options)

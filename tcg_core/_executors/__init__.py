@@ -12,9 +12,9 @@ from typing import Any
 
 from .._errors import TcgError
 from ._base import Adapter, SerialAdapter
-from ._threads import ThreadsAdapter
+from ._threads import ThreadsAdapter, ThreadsExecutor
 
-__all__ = ["EXECUTOR_NAMES", "Adapter", "make_adapter"]
+__all__ = ["EXECUTOR_NAMES", "Adapter", "ThreadsExecutor", "check_executor", "make_adapter"]
 
 EXECUTOR_NAMES = ("serial", "threads", "processes", "dask")
 
@@ -24,12 +24,38 @@ def default_thread_workers() -> int:
     return 32
 
 
+def _is_dask_client(executor: Any) -> bool:
+    return type(executor).__module__.startswith("distributed") and hasattr(executor,
+                                                                            "get_executor")
+
+
+def check_executor(executor: Any) -> None:
+    """Refuse what cannot be an ``executor=`` before anything runs (also for a resolve
+    nested in a body, which runs inline whatever it was given)."""
+    if executor is None or isinstance(executor, (Adapter, ThreadsExecutor)):
+        return
+    if isinstance(executor, str):
+        if executor in EXECUTOR_NAMES:
+            return
+    elif _is_dask_client(executor):
+        return
+    else:
+        import concurrent.futures
+
+        if isinstance(executor, concurrent.futures.Executor):
+            return
+    names = ", ".join(map(repr, EXECUTOR_NAMES))
+    raise TcgError(f"resolve(): unknown executor {executor!r:.80}: use one of {names}, "
+                   "a tcg_core.ThreadsExecutor, a concurrent.futures.Executor, or a "
+                   "distributed.Client")
+
+
 def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
-    """Turn what the user passed as ``executor=`` into an adapter."""
-    if max_workers is not None and (not isinstance(max_workers, int) or max_workers < 1):
-        raise ValueError(f"max_workers must be a positive int, got {max_workers!r}")
+    """Turn what the user passed as ``executor=`` (checked) into an adapter."""
     if executor is None or executor == "threads":
         return ThreadsAdapter(max_workers or default_thread_workers())
+    if isinstance(executor, ThreadsExecutor):
+        return ThreadsAdapter(max_workers or executor.max_workers)
     if executor == "serial":
         return SerialAdapter()
     from ._pool import PoolAdapter, ProcessAdapter  # multiprocessing only when needed
@@ -42,7 +68,7 @@ def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
         return dask_adapter(None, max_workers)
     if isinstance(executor, Adapter):
         return executor
-    if type(executor).__module__.startswith("distributed") and hasattr(executor, "get_executor"):
+    if _is_dask_client(executor):
         from ._dask import dask_adapter
 
         return dask_adapter(executor, max_workers)
@@ -52,6 +78,5 @@ def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
         return ProcessAdapter(executor, owned=False)
     if isinstance(executor, concurrent.futures.Executor):
         return PoolAdapter(executor, owned=False)
-    names = ", ".join(map(repr, EXECUTOR_NAMES))
-    raise TcgError(f"unknown executor {executor!r}: use one of {names}, "
-                   "a concurrent.futures.Executor, or a distributed.Client")
+    check_executor(executor)
+    raise TcgError(f"internal error: no adapter for executor {executor!r:.80}")

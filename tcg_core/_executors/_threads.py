@@ -12,6 +12,7 @@ program keeps no threads.
 
 from __future__ import annotations
 
+import os
 import threading
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -25,12 +26,20 @@ IDLE_EXIT = 2.0
 
 class _ThreadPool:
     def __init__(self) -> None:
-        self._tasks: SimpleQueue[Any] = SimpleQueue()
-        self._idle = threading.Semaphore(0)  # counts threads waiting for a task
-        self._lock = threading.Lock()
-        self._threads: set[threading.Thread] = set()
-        self._limit = 0
-        self._spawned = 0
+        self._spawned = 0  #: threads started so far (names them)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._tasks: SimpleQueue[Any] = SimpleQueue()  #: bodies waiting for a thread
+        self._idle = threading.Semaphore(0)  #: counts threads waiting for a task
+        self._lock = threading.Lock()  #: guards _threads and _limit
+        self._threads: set[threading.Thread] = set()  #: the live worker threads
+        self._limit = 0  #: how many threads may exist
+
+    def after_fork(self) -> None:
+        """In a forked child: the threads did not survive the fork, their bookkeeping
+        did. Start again empty (bodies queued in the parent are the parent's)."""
+        self._reset()
 
     def allow(self, workers: int) -> None:
         """Let the pool grow to at least ``workers`` threads."""
@@ -85,6 +94,39 @@ class _ThreadPool:
 
 
 _POOL = _ThreadPool()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_POOL.after_fork)
+
+
+class ThreadsExecutor:
+    """The ``"threads"`` executor with a worker count of its own: pass it as
+    ``executor=`` where one object must say both (the pytest plugin's ``tcg_executor``).
+
+    >>> from tcg_core import ThreadsExecutor, node
+    >>> @node
+    ... def one():
+    ...     return 1
+    >>> one().resolve(executor=ThreadsExecutor(max_workers=4))
+    1
+    """
+
+    __slots__ = ("max_workers",)
+
+    def __init__(self, max_workers: int = 32) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) \
+                or max_workers < 1:
+            raise TypeError(f"ThreadsExecutor(): max_workers must be an int >= 1, got "
+                            f"{type(max_workers).__name__} {max_workers!r:.40}")
+        self.max_workers = max_workers  #: how many bodies may run at once
+
+    def __repr__(self) -> str:
+        return f"ThreadsExecutor(max_workers={self.max_workers})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ThreadsExecutor) and other.max_workers == self.max_workers
+
+    def __hash__(self) -> int:
+        return hash(("ThreadsExecutor", self.max_workers))
 
 
 class ThreadsAdapter(Adapter):

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tcg_core import NodeError, node, resolve
-from tcg_core._scheduler import _Run
+from tcg_core._scheduler._run import Run as _Run
 from tests.core import _nodes_for_processes as P
 
 pytestmark = pytest.mark.timeout(60)

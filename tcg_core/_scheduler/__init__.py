@@ -1,0 +1,26 @@
+"""The scheduler: runs a graph of node records as early as their inputs allow.
+
+``_resolve`` is the entry the layers above import; ``_run`` holds the node lifecycle and
+the hot loop; ``_sharing``, ``_stopping``, ``_priority`` and ``_failures`` the cold parts
+(resolves that share nodes; stops, timeouts and late outcomes; priorities; errors).
+
+Policy
+------
+* A node is *ready* the moment its last input is done; it is started at once if a
+  worker is free. Nothing waits for a level or a batch to finish.
+* When more nodes are ready than workers are free, the one with the longest remaining
+  path goes first (``_priority``). Without priorities (the serial executor, or a run
+  where every node is tiny) the node made ready last runs first: depth-first, so a
+  branch finishes before the next starts and its values are released early, and the
+  order is reproducible.
+* A node whose body creates other nodes (its *children*) hands them to this loop and
+  returns; its worker is free again. It completes when every child is done (returned or
+  not), and its value is the returned structure with every future replaced by its value.
+* Fail fast by default: after the first failure nothing new starts and ``resolve``
+  raises at once. With ``keep_going=True`` every node that does not depend on a failure
+  still runs, and one error lists every failure.
+"""
+
+from ._resolve import resolve_handles
+
+__all__ = ["resolve_handles"]

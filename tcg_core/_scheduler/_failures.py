@@ -1,0 +1,108 @@
+"""The errors a resolve raises for its nodes, built so that building them cannot fail.
+
+A message is made from the user's exceptions and values, and those may break while
+being described (a ``__str__`` that raises, a ``__repr__`` that loops): every piece of
+user text goes through ``safe_text``, so a node that failed can always say why.
+"""
+
+from __future__ import annotations
+
+import reprlib
+
+from .._errors import (
+    DependencyError,
+    NodeError,
+    ResolveCancelled,
+    SerializationError,
+    TcgError,
+)
+from .._executors._base import describe_pool_failure
+from .._record import NodeRecord, NodeState
+
+__all__ = ["dependency_error", "explain_pool_failure", "internal_error", "node_error",
+           "not_retried", "safe_repr", "safe_text"]
+
+_short = reprlib.Repr()
+_short.maxstring = 40
+_short.maxother = 40
+
+
+def safe_text(exc: BaseException) -> str:
+    """``str(exc)``, or a description of why it could not be had."""
+    try:
+        return str(exc)
+    except BaseException as broken:  # any failure here must not escape
+        return f"<str() of the {type(exc).__name__} raised {type(broken).__name__}>"
+
+
+def safe_repr(value: object) -> str:
+    """A short ``repr`` of a user's value that never raises."""
+    try:
+        return _short.repr(value)
+    except BaseException as broken:
+        return f"<{type(value).__name__}: repr() raised {type(broken).__name__}>"
+
+
+def _where(rec: NodeRecord) -> str:
+    return f"node {rec.name!r} ({rec.path})"
+
+
+def dependency_error(role: str, dep: NodeRecord) -> DependencyError:
+    """Why a node could not complete: ``dep`` (an input or child) failed. The failure it
+    stems from is chained as ``__cause__``, so the original exception is never lost."""
+    err = DependencyError(f"{role} {dep.name!r} ({dep.path}) {dep.state}")
+    if dep.error is not None:
+        err.__cause__ = node_error(dep)
+    return err
+
+
+def node_error(rec: NodeRecord) -> NodeError:
+    """The user-facing error for a failed or skipped node, cause chained; with retries,
+    every earlier attempt's error is listed too (and kept on ``attempt_errors``)."""
+    cause = rec.error
+    if cause is None:
+        cause = TcgError(f"{_where(rec)} is {rec.state}")
+    if rec.state == NodeState.SKIPPED or isinstance(cause, DependencyError):
+        message = f"{_where(rec)} did not complete: {safe_text(cause)}"
+    else:
+        message = f"node {rec.name!r} failed ({rec.path}): {type(cause).__name__}: " \
+                  f"{safe_text(cause)}"
+    earlier = rec.attempt_errors
+    if rec.attempts > 1:
+        message += f" (after {rec.attempts} attempts"
+        if earlier:
+            listed = "; ".join(f"{i}: {type(e).__name__}: {safe_text(e)}"
+                               for i, e in enumerate(earlier, 1))
+            message += f"; earlier attempts: {listed}"
+        message += ")"
+    err = NodeError(message, node=rec, path=rec.path)
+    err.attempt_errors = [*earlier, cause]
+    err.__cause__ = cause
+    return err
+
+
+def internal_error(rec: NodeRecord, doing: str, exc: BaseException) -> TcgError:
+    """What fails a node when tcg's own handling of it raised (``doing`` says where):
+    the node ends failed with this instead of being left half-way."""
+    err = TcgError(f"{_where(rec)} could not be finished: {doing} raised "
+                   f"{type(exc).__name__}: {safe_text(exc)}")
+    err.__cause__ = exc
+    return err
+
+
+def explain_pool_failure(rec: NodeRecord, exc: BaseException) -> BaseException:
+    """A pool's own failure (a dead worker, a pickling error) as an error naming the node;
+    an exception the body raised is returned as it is."""
+    described = describe_pool_failure(exc)
+    if described is None:
+        return exc
+    kind, reason = described
+    wrapped = kind(f"{_where(rec)}: {reason}")
+    wrapped.__cause__ = exc
+    return wrapped
+
+
+def not_retried(exc: BaseException) -> bool:
+    """Failures a retry cannot mend: the node could not be sent, or the resolve was
+    cancelled under it."""
+    return isinstance(exc, (SerializationError, ResolveCancelled))

@@ -1,0 +1,111 @@
+"""``resolve_handles``: the scheduler's one entry point for the layers above it."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from .._context import inside_body
+from .._errors import NodeFailures, TcgError
+from .._executors import check_executor, make_adapter
+from .._options import ResolveOptions
+from .._record import Handle, NodeState
+from ._failures import node_error
+from ._run import Run
+from ._sharing import generation
+
+__all__ = ["resolve_handles"]
+
+
+def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]:
+    """Resolve ``handles`` in one run and return their values in order."""
+    records = [h._record for h in handles]
+    if all(r.state == NodeState.DONE for r in records):
+        return [h._get() for h in handles]
+    nested = inside_body()
+    check_executor(options.executor)
+    # A body that resolves inside its worker runs the inner graph right there: it
+    # cannot take a second worker from a pool it is itself occupying.
+    adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
+    run = Run(adapter, options, nested, generation())
+    with _collector_paused(not nested):
+        try:
+            run.execute(records)
+        except BaseException:
+            run.shut_down(cancel=True)
+            raise
+    run.shut_down(cancel=bool(run.failures))
+    if run.failures:
+        if options.keep_going:
+            raise NodeFailures(run.failures)
+        raise run.failures[0]
+    return [_value_of(h) for h in handles]
+
+
+def _value_of(handle: Handle) -> Any:
+    rec = handle._record
+    if rec.state != NodeState.DONE:
+        raise node_error(rec) if rec.error is not None else TcgError(
+            f"node {rec.name!r} ({rec.path}) is {rec.state}")
+    return handle._get()
+
+
+# -- the garbage collector ---------------------------------------------------------------
+# A big graph would make every full collection rescan it; what exists when a resolve
+# starts mostly stays alive while it runs, so the GC may skip it (gc.freeze) until the
+# resolve returns. Never when the application froze objects itself (a server that
+# freezes before forking workers): unfreezing would undo that. Its freeze is seen by
+# sys.modules, which exists from start-up, no longer being among the collected objects.
+
+_pause_lock = threading.Lock()
+_pauses = 0  # resolves that are skipping the graph right now (gc.freeze by us)
+_checked_count = -1  # the freeze count the last check saw, and what it found
+_app_froze = False
+
+
+def _application_froze_objects() -> bool:
+    global _checked_count, _app_froze
+    count = gc.get_freeze_count()
+    if count == 0:
+        return False
+    if count != _checked_count:
+        _checked_count = count
+        _app_froze = not any(obj is sys.modules for obj in gc.get_objects())
+    return _app_froze
+
+
+@contextlib.contextmanager
+def _collector_paused(wanted: bool) -> Iterator[None]:
+    global _pauses
+    with _pause_lock:
+        pause = wanted and gc.isenabled() and (_pauses > 0 or not _application_froze_objects())
+        if pause:
+            if _pauses == 0:
+                gc.freeze()
+            _pauses += 1
+    try:
+        yield
+    finally:
+        if pause:
+            with _pause_lock:
+                _pauses -= 1
+                if _pauses == 0:
+                    gc.unfreeze()
+
+
+def _after_fork_in_child() -> None:
+    # A resolve that froze the heap did not survive the fork: nobody would unfreeze it.
+    global _pauses, _pause_lock
+    _pause_lock = threading.Lock()
+    if _pauses:
+        _pauses = 0
+        gc.unfreeze()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
