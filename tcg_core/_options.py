@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any, TypedDict
 
+from ._executors import check_executor
+
 __all__ = ["DEFAULT_MAX_DEPTH", "NodeOptions", "ResolveKeywords", "ResolveOptions",
            "RunKeywords"]
 
@@ -122,8 +124,10 @@ class ResolveOptions:
             raise TypeError(f"{where} got an unexpected keyword argument {unknown[0]!r}; "
                             f"it takes {allowed}")
         max_workers = options.get("max_workers")
+        executor = options.get("executor")
+        check_executor(where, executor)
         return cls(
-            executor=options.get("executor"),
+            executor=executor,
             max_workers=None if max_workers is None else check_int(
                 where, "max_workers", max_workers, low=1),
             keep_going=check_bool(where, "keep_going", options.get("keep_going", False)),

@@ -1,7 +1,7 @@
 """The layering rules of the house, checked by parsing every import.
 
 tcg_core never imports pytest or the plugin; its modules only import modules below them
-(errors → record → graph → values → context → options → executors → scheduler → future →
+(errors → record → graph → values → context → executors → options → scheduler → future →
 node → public API), lazy imports inside functions included, so there is no import loop;
 inside the scheduler the same holds for its own modules; exporters and the simulation
 read the graph model only; the plugin uses tcg_core's public names only.
@@ -19,7 +19,7 @@ CORE = ROOT / "tcg_core"
 PLUGIN = ROOT / "pytest_tcg"
 
 # The engine's layers, lowest first: each may import only the layers before it.
-LAYERS = ["_errors", "_record", "_graph", "_values", "_context", "_options", "_executors",
+LAYERS = ["_errors", "_record", "_graph", "_values", "_context", "_executors", "_options",
           "_scheduler", "_future", "_node"]
 # Side branches that read the graph model only.
 READERS = {"_export": {"_errors", "_record", "_graph"}, "_simulate": {"_record", "_graph"}}
@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
 ALLOWED["_future"].add("_export")  # Graph's views: the user's handle calls the exporters
 # The scheduler's own modules, lowest first.
 SCHEDULER_LAYERS = ["_failures", "_state", "_priority", "_sharing", "_nesting", "_stopping",
-                    "_run", "_resolve"]
+                    "_lifecycle", "_run", "_resolve"]
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

@@ -29,7 +29,7 @@ def _is_dask_client(executor: Any) -> bool:
                                                                             "get_executor")
 
 
-def check_executor(executor: Any) -> None:
+def check_executor(where: str, executor: Any) -> None:
     """Refuse what cannot be an ``executor=`` before anything runs (also for a resolve
     nested in a body, which runs inline whatever it was given)."""
     if executor is None or isinstance(executor, (Adapter, ThreadsExecutor)):
@@ -45,7 +45,7 @@ def check_executor(executor: Any) -> None:
         if isinstance(executor, concurrent.futures.Executor):
             return
     names = ", ".join(map(repr, EXECUTOR_NAMES))
-    raise TcgError(f"resolve(): unknown executor {executor!r:.80}: use one of {names}, "
+    raise TcgError(f"{where}: unknown executor {executor!r:.80}: use one of {names}, "
                    "a tcg_core.ThreadsExecutor, a concurrent.futures.Executor, or a "
                    "distributed.Client")
 
@@ -78,5 +78,5 @@ def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
         return ProcessAdapter(executor, owned=False)
     if isinstance(executor, concurrent.futures.Executor):
         return PoolAdapter(executor, owned=False)
-    check_executor(executor)
+    check_executor("resolve()", executor)
     raise TcgError(f"internal error: no adapter for executor {executor!r:.80}")

@@ -50,11 +50,15 @@ class SerialAdapter(Adapter):
 
 
 def _pickle_problem(exc: BaseException) -> bool:
-    text = str(exc).lower()
     if isinstance(exc, pickle.PicklingError):
         return True
-    about_pickling = "pickle" in text or "local object" in text
-    return isinstance(exc, (TypeError, AttributeError)) and about_pickling
+    if not isinstance(exc, (TypeError, AttributeError)):
+        return False
+    try:
+        text = str(exc).lower()
+    except BaseException:  # a user's exception that cannot describe itself
+        return False
+    return "pickle" in text or "local object" in text
 
 
 def describe_pool_failure(exc: BaseException) -> tuple[type[TcgError], str] | None:

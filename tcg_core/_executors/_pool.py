@@ -15,6 +15,19 @@ from .._context import Packed, run_body, run_body_packed
 from .._errors import ResolveCancelled, SerializationError
 from ._base import Adapter
 
+# A forked child inherits the parent's forkserver bookkeeping but is not the forkserver's
+# parent, so multiprocessing cannot start workers through it there: use spawn instead.
+_forked_child = False
+
+
+def _note_fork() -> None:
+    global _forked_child
+    _forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_note_fork)
+
 _SHUT_DOWN_FIX = ("the executor passed to resolve() is shut down; pass a running executor "
                   "(or executor='threads', which tcg manages for you)")
 
@@ -83,6 +96,8 @@ class ProcessAdapter(PoolAdapter):
         # forkserver: forking a process that runs threads is unsafe, and it is the
         # default from Python 3.14 on anyway.
         method = "forkserver" if sys.platform.startswith("linux") else None
+        if method and _forked_child:
+            method = "spawn"
         context = multiprocessing.get_context(method)
         pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context)
         # The pool starts a process per submit while none is idle: a few no-op tasks

@@ -1,8 +1,11 @@
 """The scheduler: runs a graph of node records as early as their inputs allow.
 
-``_resolve`` is the entry the layers above import; ``_run`` holds the node lifecycle and
-the hot loop; ``_sharing``, ``_stopping``, ``_priority`` and ``_failures`` the cold parts
-(resolves that share nodes; stops, timeouts and late outcomes; priorities; errors).
+``_resolve`` is the entry the layers above import. ``_lifecycle`` holds a node's states
+and one method per transition (its docstring lists them with their invariants), ``_run``
+the loop that drives them, ``_state`` every field a run keeps. The cold parts have
+modules of their own: ``_sharing`` (resolves that share nodes, fork safety),
+``_stopping`` (stops, timeouts, late outcomes), ``_nesting`` (adopting children),
+``_priority`` and ``_failures`` (the errors users see).
 
 Policy
 ------

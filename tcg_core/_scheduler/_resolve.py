@@ -12,7 +12,7 @@ from typing import Any
 
 from .._context import inside_body
 from .._errors import NodeFailures, TcgError
-from .._executors import check_executor, make_adapter
+from .._executors import make_adapter
 from .._options import ResolveOptions
 from .._record import Handle, NodeState
 from ._failures import node_error
@@ -28,7 +28,6 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     if all(r.state == NodeState.DONE for r in records):
         return [h._get() for h in handles]
     nested = inside_body()
-    check_executor(options.executor)
     # A body that resolves inside its worker runs the inner graph right there: it
     # cannot take a second worker from a pool it is itself occupying.
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)

@@ -1,36 +1,8 @@
-"""A node's lifecycle in one resolve, and the loop that drives it.
+"""The loop that drives a resolve: start ready nodes while workers are free, wait for
+events otherwise, and hand every event to the lifecycle's transitions (``_lifecycle``).
 
-Lifecycle
----------
-Each arrow is one method of ``Run`` (``release`` is in ``_stopping``)::
-
-    pending ─make_ready─▶ ready ─start─▶ running
-    running ─body_returned─▶ done                      (no children: complete)
-    running ─body_returned─▶ waiting ─complete─▶ done  (children or returned futures)
-    running ─body_raised─▶ ready                       (retry: retries= left)
-    running ─body_raised─▶ failed                      (fail)
-    running ─interrupt─▶ pending                       (KeyboardInterrupt, SystemExit)
-    waiting ─child_failed─▶ failed
-    pending, ready ─skip─▶ skipped                     (an input failed)
-    unfinished ─release─▶ pending (waiting stays waiting; the resolve stopped)
-
-Invariants
-----------
-* A finished node (done, failed, skipped) has no owner and never changes again.
-* A ready or running node has an owner. A running node's body is either running in
-  the resolve's own thread (``inline_current``) or on a worker (``in_flight``).
-* Every end of a body, wherever it ran (inline, on a worker, past its timeout, after
-  the resolve stopped), goes through one outcome path: ``body_returned`` or
-  ``body_raised``. So retries, messages and timeouts follow one set of rules.
-* Whatever tcg's own code raises while it handles a node (substituting arguments,
-  unpacking or substituting returned values, describing an error) fails that node with
-  an error naming it (``internal_failure``); a node is never left half-way.
-* ``KeyboardInterrupt`` and ``SystemExit`` raised by a body stop the resolve as Ctrl-C
-  does, on every executor: the node goes back to pending, the exception propagates
-  unchanged, and it is never retried. Any other exception fails the node.
-
-The policy (which ready node goes next, and why) is in the package docstring.
-The loop waits on its event queue with a timeout, so Ctrl-C and deadlines get through.
+The policy (which ready node goes next, and why) is in the package docstring. The loop
+waits on its event queue with a timeout, so Ctrl-C and deadlines get through.
 """
 
 from __future__ import annotations
@@ -38,50 +10,30 @@ from __future__ import annotations
 import heapq
 from queue import Empty
 from time import perf_counter
-from typing import Any
-from weakref import ref as _weakref
 
-from .._context import FRAME, BodyFrame
-from .._errors import TcgError
-from .._executors._threads import ThreadsAdapter
-from .._record import Handle, NodeRecord, NodeState
-from .._values import CONTAINERS, arguments, scan_futures, substitute
-from ._failures import (
-    explain_pool_failure,
-    internal_error,
-    node_error,
-    not_retried,
-    safe_repr,
-)
-from ._nesting import adopt
-from ._priority import is_tiny, rank
+from .._context import FRAME
+from .._record import NodeRecord, NodeState
+from ._lifecycle import Lifecycle
+from ._priority import rank
 from ._sharing import (
-    FREE_THREADED,
-    LOCK,
     claim,
-    count_waits,
-    let_go,
     on_external,
     wait_for_roots,
 )
-from ._state import COMPLETE, EXTERNAL, FINISHED, MAYBE_READY, SKIP, Event, RunState, notify
-from ._stopping import LateOutcomes, abandon, expire_deadlines, release, starved, stuck
+from ._state import EXTERNAL, Event
+from ._stopping import LateOutcomes, abandon, expire_deadlines, starved, stuck
 
-__all__ = ["STOPS", "Run"]
+__all__ = ["Run"]
 
-PENDING, READY, RUNNING, WAITING = (NodeState.PENDING, NodeState.READY, NodeState.RUNNING,
-                                    NodeState.WAITING)
-DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
-
-#: Exceptions that stop a resolve instead of failing a node.
-STOPS = (KeyboardInterrupt, SystemExit)
+READY = NodeState.READY
 
 #: How long one wait may block before checking Ctrl-C and deadlines (seconds).
 WAIT_SLICE = 0.2
 
 
-class Run(RunState):
-    """One resolve: its transitions and its loop (the state is in ``RunState``)."""
+class Run(Lifecycle):
+    """One resolve: its loop (the transitions are in ``Lifecycle``, the state in
+    ``RunState``)."""
 
     # -- entry ---------------------------------------------------------------------------
     def execute(self, roots: list[NodeRecord]) -> None:
@@ -107,308 +59,6 @@ class Run(RunState):
         if flying:
             LateOutcomes(self, flying, self.dispatch_late, self.expire).start()
 
-    # -- transitions ---------------------------------------------------------------------
-    def make_ready(self, rec: NodeRecord) -> None:
-        """pending → ready: every input is done."""
-        if rec.state == PENDING and rec._npending == 0 and rec._run is self:
-            rec.state = READY
-            self.queue_ready(rec)
-
-    def start(self, rec: NodeRecord) -> None:
-        """ready → running: run the body inline, or hand it to a worker."""
-        if rec.state != READY:
-            return  # skipped (or released) while it was queued
-        spec = rec.spec
-        if spec.timeout is None and (self.adapter.inline or is_tiny(self, spec)):
-            self.run_inline(rec, spec)
-            return
-        rec.state = RUNNING
-        rec.attempts += 1
-        try:
-            args, kwargs = arguments(rec)
-        except BaseException as exc:
-            self.internal_failure(rec, "substituting its arguments", exc)
-            return
-        adapter = self.adapter
-        if adapter.inline:
-            # Serial, but a timeout must be enforceable: run this body on a watchdog
-            # thread and wait for it (nothing else starts meanwhile).
-            if self.watchdog is None:
-                self.watchdog = ThreadsAdapter(1)
-            adapter = self.watchdog
-        attempt = rec.attempts
-        submitted = perf_counter()
-        rec._ran = (submitted, None, None)
-        self.in_flight[rec] = attempt
-        try:
-            adapter.submit(spec, args, kwargs, self.events, (rec, attempt))
-        except BaseException as exc:
-            del self.in_flight[rec]
-            self.on_outcome(rec, False, exc)
-            return
-        if spec.timeout is not None:
-            heapq.heappush(self.deadlines, (submitted + spec.timeout, next(self.seq), rec,
-                                            attempt))
-
-    def run_inline(self, rec: NodeRecord, spec: Any) -> None:
-        """ready → running → (done, waiting, failed...) in this thread.
-
-        The per-node hot path of serial and tiny nodes: the common case (one future
-        argument, a plain value, no children) is written out here instead of going
-        through ``arguments``, ``record_duration`` and ``body_returned``; the test
-        ``test_the_inline_fast_path_and_the_outcome_path_agree`` keeps the copies equal.
-        """
-        rec.state = RUNNING
-        rec.attempts += 1
-        args = rec._args
-        kwargs = None
-        if args.__class__ is not tuple:  # a lone plain future
-            args = (args._value,)
-        else:
-            try:
-                args, kwargs = arguments(rec)
-            except BaseException as exc:
-                self.internal_failure(rec, "substituting its arguments", exc)
-                return
-        frame = self.frame  # current for the whole loop, replaced once a body has children
-        self.inline_current = rec
-        start = perf_counter()
-        try:
-            value = spec.func(*args, **kwargs) if kwargs else spec.func(*args)
-        except BaseException as exc:
-            end = perf_counter()
-            self.inline_current = None
-            if frame.futures:
-                self.fresh_frame()
-            rec._ran = (start, end, self.label)
-            self.on_raised(rec, exc)
-            return
-        end = perf_counter()
-        self.inline_current = None
-        try:
-            children = frame.futures
-            if children:
-                self.fresh_frame()
-            rec._ran = (start, end, self.label)
-            mean = spec.mean_duration  # NodeFunction.record_duration, written out
-            spec.mean_duration = end - start if mean is None else 0.8 * mean + 0.2 * (end - start)
-            if (children or spec.nout is not None or value.__class__ in CONTAINERS
-                    or isinstance(value, Handle)):
-                self.body_returned(rec, value, children)
-            else:  # body_returned's common case, written out
-                rec.error = None
-                handle = rec._future
-                if handle is not None:
-                    handle._value = value
-                self.finish(rec, DONE)
-        except BaseException as exc:
-            self.internal_failure(rec, "handling what its body returned", exc)
-
-    def fresh_frame(self) -> None:
-        """The last inline body created children in the loop's frame: give the next
-        body a new one (the loop restores the caller's frame when it returns)."""
-        self.frame = BodyFrame()
-        FRAME.set(self.frame)
-
-    def on_outcome(self, rec: NodeRecord, ok: bool, payload: Any) -> None:
-        """The end of a body that ran on a worker (or could not be sent to one)."""
-        try:
-            if ok:
-                value, children, start, end, worker = payload
-                rec._ran = (start, end, worker)
-                rec.spec.record_duration(end - start)
-                self.body_returned(rec, value, children)
-                return
-            ran = getattr(payload, "__tcg_ran__", None)
-            rec._ran = ran if ran is not None else (rec.start, perf_counter(), rec.worker)
-            payload = explain_pool_failure(rec, payload)
-        except BaseException as exc:
-            self.internal_failure(rec, "recording its outcome", exc)
-            return
-        self.on_raised(rec, payload)
-
-    def on_raised(self, rec: NodeRecord, exc: BaseException) -> None:
-        try:
-            self.body_raised(rec, exc)
-        except BaseException as err:
-            self.internal_failure(rec, "handling the exception its body raised", err)
-
-    def body_returned(self, rec: NodeRecord, value: Any, children: list[Any]) -> None:
-        """running → done, or → waiting when the body created children or returned
-        futures."""
-        rec.error = None
-        returned: list[Handle] = []
-        scan_futures(value, returned)
-        if not children and not returned:
-            self.complete(rec, value)
-            return
-        try:
-            waits = adopt(self, rec, children, returned)
-        except TcgError as exc:
-            self.fail(rec, exc)
-            return
-        rec._more().result = value
-        rec.state = WAITING
-        if self.closing:  # a late body: the next resolve that needs it takes the wait over
-            release(self, rec)
-            return
-        try:
-            new = claim(self, waits)
-            with LOCK:
-                count_waits(self, rec)
-        except TcgError as exc:
-            self.fail(rec, exc)
-            return
-        rank(self, new)
-
-    def body_raised(self, rec: NodeRecord, exc: BaseException) -> None:
-        """running → ready (a retry), → failed, or → pending (the resolve stops)."""
-        if isinstance(exc, STOPS):
-            self.interrupt(rec, exc)
-            return
-        if (rec.attempts <= rec.spec.retries and not self.stopped and not self.closing
-                and not not_retried(exc)):
-            self.retry(rec, exc)
-            return
-        self.fail(rec, exc)
-
-    def retry(self, rec: NodeRecord, exc: BaseException) -> None:
-        """running → ready: keep this attempt's error and queue the node again."""
-        extra = rec._more()
-        if extra.attempt_errors is None:
-            extra.attempt_errors = []
-        extra.attempt_errors.append(exc)
-        rec.state = READY
-        self.queue_ready(rec)
-
-    def interrupt(self, rec: NodeRecord, exc: BaseException) -> None:
-        """running → pending, and the resolve stops with ``exc`` (Ctrl-C, sys.exit)."""
-        if rec.state in (RUNNING, READY):
-            rec.state = PENDING
-        if self.closing:  # a late body: there is no caller left to stop
-            release(self, rec)
-            return
-        raise exc
-
-    def complete(self, rec: NodeRecord, value: Any) -> None:
-        """running or waiting → done, with ``value`` (checked against ``nout=``)."""
-        nout = rec.spec.nout
-        if nout is not None:
-            try:
-                size = len(value)
-            except Exception:
-                size = -1
-            if size != nout:
-                self.fail(rec, TypeError(
-                    f"@node(nout={nout}) function {rec.name!r} returned "
-                    f"{type(value).__name__} {safe_repr(value)}, not a sequence of {nout} "
-                    "values"))
-                return
-        handle = rec._future
-        if handle is not None:
-            handle._value = value
-        self.finish(rec, DONE)
-
-    def complete_waiting(self, rec: NodeRecord) -> None:
-        """waiting → done: every child and returned future is done."""
-        if rec.state != WAITING or rec._run is not self:
-            return
-        try:
-            value = substitute(rec._more().result)
-            self.complete(rec, value)
-        except BaseException as exc:
-            self.internal_failure(rec, "substituting the values of the futures its body "
-                                       "returned", exc)
-
-    def fail(self, rec: NodeRecord, exc: BaseException) -> None:
-        """→ failed, and the failure is reported (fail-fast stops the run)."""
-        if rec.state in FINISHED:
-            return
-        rec.error = exc
-        self.failures.append(node_error(rec))
-        if not self.options.keep_going:
-            self.stopped = True
-        self.finish(rec, FAILED)
-
-    def child_failed(self, rec: NodeRecord, error: BaseException) -> None:
-        """waiting → failed: a child failed (the child's failure is the one reported)."""
-        if rec.state == WAITING and rec._run is self:
-            rec.error = error
-            self.finish(rec, FAILED)
-
-    def skip(self, rec: NodeRecord, error: BaseException) -> None:
-        """pending or ready → skipped: an input failed."""
-        if rec.state in (PENDING, READY) and rec._run is self:
-            rec.error = error
-            self.finish(rec, SKIPPED)
-
-    def internal_failure(self, rec: NodeRecord, doing: str, exc: BaseException) -> None:
-        """tcg's own handling of ``rec`` raised: fail the node with an error naming it,
-        instead of leaving it half-way (Ctrl-C and sys.exit still stop the resolve)."""
-        if isinstance(exc, STOPS):
-            self.interrupt(rec, exc)
-            return
-        error = internal_error(rec, doing, exc)
-        if rec.state in FINISHED:  # it broke after the node was final: still report it
-            err = node_error(rec)
-            err.__cause__ = error
-            self.failures.append(err)
-            self.stopped = self.stopped or not self.options.keep_going
-            return
-        self.fail(rec, error)
-
-    def finish(self, rec: NodeRecord, state: str) -> None:
-        """The tail every final transition shares: write the state, let go of the node,
-        keep the value only as long as the user's future lives, tell who waits."""
-        if FREE_THREADED:
-            watchers = let_go(self, rec, state)
-        else:  # let_go's lock-free case, written out: it is on every node's path
-            rec.state = state
-            rec._run = None
-            watchers = self.watchers.pop(rec.id, None) if self.watchers else None
-        handle = rec._future
-        rec._future = None
-        if handle is not None and state == DONE:
-            rec._value_ref = _weakref(handle)
-        extra = rec._extra
-        if extra is not None:
-            extra.result = None
-        if rec._inputs is None:  # the graph keeps its edges once the arguments are gone
-            rec._inputs = tuple([f._record for f in rec._args])
-        rec._args = rec._kwargs = None
-        self.unfinished -= 1
-        consumers, rec._consumers = rec._consumers, None
-        if consumers:
-            if state == DONE and not self.prioritised:
-                ready, todo = self.ready, self.todo
-                for consumer in consumers:  # notify()'s common case, written out
-                    consumer._npending -= 1
-                    if consumer._npending == 0:
-                        if consumer.state == PENDING:
-                            consumer.state = READY
-                            ready.append(consumer)
-                        elif consumer.state == WAITING:
-                            todo.append((COMPLETE, consumer, None))
-            else:
-                notify(self, rec, consumers)
-        if watchers:
-            for run in watchers:
-                run.events.put(((rec, EXTERNAL), True, None))
-
-    def drain(self) -> None:
-        """Work through the queued follow-up actions without recursion."""
-        todo = self.todo
-        while todo:
-            action, rec, detail = todo.popleft()
-            if action == MAYBE_READY:
-                self.make_ready(rec)
-            elif action == COMPLETE:
-                self.complete_waiting(rec)
-            elif action == SKIP:
-                self.skip(rec, detail)
-            else:
-                self.child_failed(rec, detail)
-
     # -- events --------------------------------------------------------------------------
     def dispatch(self, event: Event) -> None:
         """One event from the queue: a body's outcome, or a notice from another run."""
@@ -421,9 +71,21 @@ class Run(RunState):
         del self.in_flight[rec]
         self.on_outcome(rec, ok, payload)
 
+    def receive(self, event: Event) -> None:
+        """``dispatch``, safe: if handling an outcome raises, the node it was for fails
+        instead of waiting for an answer that was already received."""
+        try:
+            self.dispatch(event)
+        except BaseException as exc:
+            (rec, attempt), _, _ = event
+            if attempt == EXTERNAL or self.in_flight.get(rec) != attempt:
+                raise  # nothing of this run is left waiting on it
+            del self.in_flight[rec]
+            self.internal_failure(rec, "receiving its outcome", exc)
+
     def dispatch_late(self, event: Event) -> None:
         """An outcome that arrives after the resolve returned (``LateOutcomes``)."""
-        self.dispatch(event)
+        self.receive(event)
         self.drain()
 
     def expire(self) -> None:
@@ -489,7 +151,7 @@ class Run(RunState):
         except Empty:
             event = None
         while event is not None:
-            self.dispatch(event)
+            self.receive(event)
             try:
                 event = events.get_nowait()
             except Empty:

@@ -126,5 +126,20 @@ class LateOutcomes(threading.Thread):
             except Empty:
                 self._expire()
                 continue
-            if event[0][1] != EXTERNAL:
+            if event[0][1] == EXTERNAL:
+                continue
+            try:
                 self._dispatch(event)
+            except BaseException:  # this thread must go on for the others
+                pass
+            self._release_landed()
+        self._release_landed()
+
+    def _release_landed(self) -> None:
+        """A body whose outcome arrived but whose node is not final (its handling broke
+        half-way): release it, so a later resolve runs it instead of waiting forever."""
+        owner = self._owner
+        for rec in self._flying:
+            if rec not in owner.in_flight and rec._run is owner \
+                    and rec.state not in FINISHED:
+                release(owner, rec)

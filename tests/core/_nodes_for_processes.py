@@ -269,3 +269,24 @@ def multiply(a: int, b: int, c: int) -> int:
 def pipeline(a: int, b: int, c: int, d: int) -> int:
     """``pipeline › add``, ``pipeline › subtract``, ``pipeline › multiply``."""
     return multiply(add(a, b), c, subtract(c, d))  # type: ignore[no-any-return]
+
+
+# -- exceptions that stop a resolve, and errors that change between attempts ---------------
+
+
+@node(retries=2)
+def stops_once(log_dir: str, kind: str) -> str:
+    """Raises ``kind`` (``"exit"``: SystemExit, ``"interrupt"``: KeyboardInterrupt) on
+    its first run only; ``retries=2`` must not retry it."""
+    note_run(log_dir, "stops")
+    if runs(log_dir)["stops"] == 1:
+        raise SystemExit(3) if kind == "exit" else KeyboardInterrupt
+    return "ran again"
+
+
+@node(retries=2)
+def fails_differently(log_dir: str) -> str:
+    """Fails three times, with a different exception each time."""
+    note_run(log_dir, "differently")
+    attempt = runs(log_dir)["differently"]
+    raise [ValueError("first"), KeyError("second"), OSError("third")][attempt - 1]

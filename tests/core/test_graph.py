@@ -108,3 +108,56 @@ def test_simulating_a_nested_graph_waits_for_children() -> None:
     schedule = simulate(future.graph, workers=2, weight="cost")
     assert schedule.makespan == 3.0  # the body, then both children side by side
     assert simulate(future.graph, workers=1, weight="cost").makespan == 5.0
+
+
+def test_one_graph_entered_in_two_threads_at_once_records_both_and_leaks_nothing() -> None:
+    import threading
+
+    from tcg_core._context import current_frame
+
+    g = Graph()
+    inside = threading.Barrier(2, timeout=10)
+    errors: list[BaseException] = []
+    frames_after: list[object] = []
+
+    def record(label: str) -> None:
+        try:
+            with g:
+                step(label)
+                inside.wait()  # both threads are inside the same Graph now
+                step(label + "!")
+            frames_after.append(current_frame())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(x,)) for x in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert errors == []
+    assert frames_after == [None, None], "a thread kept the recording frame pushed"
+    assert sorted(g.resolve(executor="serial")) == ["a", "a!", "b", "b!"]
+    assert current_frame() is None
+
+
+def test_leaving_a_graph_in_a_thread_that_did_not_enter_it_is_a_clear_error() -> None:
+    import threading
+
+    g = Graph()
+    g.__enter__()
+    try:
+        problems: list[BaseException] = []
+
+        def leave_here() -> None:
+            try:
+                g.__exit__(None, None, None)
+            except BaseException as exc:
+                problems.append(exc)
+
+        thread = threading.Thread(target=leave_here)
+        thread.start()
+        thread.join(10)
+        assert len(problems) == 1 and "not entered in this thread" in str(problems[0])
+    finally:
+        g.__exit__(None, None, None)

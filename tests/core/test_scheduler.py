@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -377,6 +378,26 @@ def test_resolve_leaves_objects_the_application_froze_frozen() -> None:
         gc.unfreeze()
     assert one().resolve(executor="serial") == 1
     assert gc.get_freeze_count() == 0  # and what resolve froze itself, it unfroze
+
+
+def test_objects_the_application_froze_before_importing_tcg_core_stay_frozen() -> None:
+    import subprocess
+    import sys
+
+    code = """
+import gc, sys
+kept = [[]]
+gc.freeze()  # before tcg_core is imported, as a server that preloads then forks
+from tcg_core import node
+assert node(abs)(-1).resolve(executor="serial") == 1
+assert node(abs)(-2).resolve(executor="threads") == 2
+assert not any(obj is kept for obj in gc.get_objects()), "resolve() unfroze it"
+print("frozen", gc.get_freeze_count() > 0)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[2], timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "frozen True"
 
 
 def test_a_long_chain_needs_no_recursion() -> None:
