@@ -67,9 +67,10 @@ def slow(x: int) -> int:
 
 @pytest.mark.parametrize("executor", EXECUTORS)
 def test_a_child_forked_after_a_threads_resolve_can_resolve(executor: str) -> None:
-    assert resolve(*[plus_one(i) for i in range(20)], executor="threads") == tuple(
-        range(1, 21))
-    _in_forked_child(lambda: P.add(P.add(1, 2), 3).resolve(executor=executor), 6)
+    assert resolve(*[plus_one(i) for i in range(20)], executor="threads",
+                   inline_tiny=False) == tuple(range(1, 21))
+    _in_forked_child(lambda: P.add(P.add(1, 2), 3).resolve(executor=executor,
+                                                           inline_tiny=False), 6)
 
 
 @pytest.mark.parametrize("executor", EXECUTORS)
@@ -89,11 +90,14 @@ def test_a_child_forked_while_a_resolve_runs_can_resolve_the_same_nodes(
 
 
 def _pool_task(n: int) -> int:
-    return plus_one(plus_one(n)).resolve(executor="threads")  # type: ignore[no-any-return]
+    # inline_tiny=False: every body goes through the thread pool, even measured tiny.
+    return plus_one(plus_one(n)).resolve(  # type: ignore[no-any-return]
+        executor="threads", inline_tiny=False)
 
 
 def test_multiprocessing_fork_pool_workers_can_resolve_after_the_parent_did() -> None:
-    assert resolve(*[plus_one(i) for i in range(8)], executor="threads")[0] == 1
+    assert resolve(*[plus_one(i) for i in range(8)], executor="threads",
+                   inline_tiny=False)[0] == 1
     context = multiprocessing.get_context("fork")
     with context.Pool(2) as pool:
         result = pool.map_async(_pool_task, range(6))

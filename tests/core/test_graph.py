@@ -116,27 +116,42 @@ def test_one_graph_entered_in_two_threads_at_once_records_both_and_leaks_nothing
     from tcg_core._context import current_frame
 
     g = Graph()
-    inside = threading.Barrier(2, timeout=10)
+    a_inside, b_inside, a_left = threading.Event(), threading.Event(), threading.Event()
     errors: list[BaseException] = []
-    frames_after: list[object] = []
+    frames_after: dict[str, object] = {}
 
-    def record(label: str) -> None:
+    def first() -> None:  # enters first and leaves first, while the other is inside
         try:
             with g:
-                step(label)
-                inside.wait()  # both threads are inside the same Graph now
-                step(label + "!")
-            frames_after.append(current_frame())
+                step("a")
+                a_inside.set()
+                assert b_inside.wait(10)
+                step("a!")
+            frames_after["a"] = current_frame()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            a_left.set()
+
+    def second() -> None:
+        try:
+            assert a_inside.wait(10)
+            with g:
+                step("b")
+                b_inside.set()
+                assert a_left.wait(10)
+                step("b!")
+            frames_after["b"] = current_frame()
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=record, args=(x,)) for x in "ab"]
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
     assert errors == []
-    assert frames_after == [None, None], "a thread kept the recording frame pushed"
+    assert frames_after == {"a": None, "b": None}, "a thread kept the recording frame"
     assert sorted(g.resolve(executor="serial")) == ["a", "a!", "b", "b!"]
     assert current_frame() is None
 
