@@ -10,11 +10,13 @@ from typing import Any
 
 from tcg_core import Future, Graph, GraphModel, NodeRecord, is_future
 
-__all__ = ["GraphLike", "as_model", "futures_of", "label_paths", "data_digraph", "PATH_SEP"]
+__all__ = ["GraphLike", "as_model", "futures_of", "label_paths", "data_digraph", "PATH_SEP",
+           "counted", "clip"]
 
 #: A Graph or graph model, a future, or an iterable of those.
 GraphLike = Any
 PATH_SEP = " › "
+_MAX_LINES = 40
 
 
 def as_model(target: GraphLike) -> GraphModel:
@@ -118,3 +120,19 @@ def data_digraph(model: GraphModel) -> Any:
     for src, dst, _arg in model.edges():
         graph.add_edge(src.id, dst.id)
     return graph
+
+
+def counted(counter: Counter[Any]) -> str:
+    """``a, b (x2), c -> d``: a multiset of names or edges for a message."""
+    def show(item: Any) -> str:
+        return f"{item[0]} -> {item[1]}" if isinstance(item, tuple) else str(item)
+
+    return ", ".join(show(k) + (f" (x{n})" if n > 1 else "")
+                     for k, n in sorted(counter.items(), key=lambda kv: str(kv[0])))
+
+
+def clip(lines: list[str]) -> list[str]:
+    """At most ``_MAX_LINES`` lines, then how many were left out."""
+    if len(lines) <= _MAX_LINES:
+        return lines
+    return [*lines[:_MAX_LINES], f"  ... {len(lines) - _MAX_LINES} more"]
