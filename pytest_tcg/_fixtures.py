@@ -173,6 +173,7 @@ def tcg_resolve(request: pytest.FixtureRequest) -> Resolver:
     for the test's diagram. Keyword arguments go to ``tcg_core.resolve``."""
     from ._fixture_objects import Resolver
 
+    item_state(request.node)  # registers the per-test hooks before the body runs
     return Resolver(request.node, _test_executor(request))
 
 
@@ -188,4 +189,5 @@ def tcg_snapshot(request: pytest.FixtureRequest) -> Snapshot:
     from ._fixture_objects import Snapshot
 
     config = request.config
+    item_state(request.node)
     return Snapshot(request.node, config.stash[SETTINGS].snapshot_update, config.stash[STATS])
