@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._config import FORMATS, Settings, parse_dir, parse_executor, parse_formats, parse_workers
-from ._fixtures import MARKER_HELP, tcg_executor, tcg_graph, tcg_resolve, tcg_snapshot
+from ._fixtures import (
+    MARKER_HELP,
+    describe_executor,
+    tcg_executor,
+    tcg_graph,
+    tcg_resolve,
+    tcg_snapshot,
+)
 from ._state import SETTINGS, STATS, WRITER, ensure_reports, item_state
 from ._stats import Stats, add_listener, remove_listener
 
@@ -99,11 +106,14 @@ def _shown(config: pytest.Config, path: Any) -> str:
         return str(path)
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_report_header"""
     settings = config.stash[SETTINGS]
-    if settings.graph_out is None:
-        return None
-    return f"tcg: graphs to {_shown(config, settings.graph_out)} ({','.join(settings.formats)})"
+    lines = [f"tcg: executor {describe_executor(settings.executor, settings.workers)}"]
+    if settings.graph_out is not None:
+        lines.append(f"tcg: graphs to {_shown(config, settings.graph_out)} "
+                     f"({','.join(settings.formats)})")
+    return lines
 
 
 class _GraphRecorder:
