@@ -13,11 +13,16 @@ that were in flight at once.
 The check passes when the speedup reaches ``min_speedup``, so does the fastest serial
 run over the median parallel run (load only ever slows a run: serial runs slowed by a
 burst of load must not make a serialised pipeline look parallel), and two or more nodes
-were in flight at once. Two findings end the check at once, as no retry could change
+were in flight at once. Three findings end the check at once, as no retry could change
 them: no parallel run ever had two nodes in flight (the run is serialised: a chain, one
-worker, a lock), or the DAG cannot reach ``min_speedup`` with this many workers even in
-an ideal schedule (``tcg_core.simulate`` over the durations measured in the serial
-runs, the best of them, with 10% leeway for noise in those durations). Otherwise a
+worker, the serial executor), the DAG cannot reach ``min_speedup`` with this many
+workers even in an ideal schedule (``tcg_core.simulate`` over the durations measured in
+the serial runs, the best of them, with 10% leeway for noise in those durations), or
+the bodies were in flight together but waited on each other: every parallel run took at
+least 90% of its serial partner's time *and* its bodies took at least 1.25x their serial
+durations (a lock, the GIL, one shared CPU). Load cannot fake that last finding: it
+slows both runs of a pair, and a body that sleeps or waits on I/O takes as long beside
+others as alone, so a parallel pipeline slowed by load is retried instead. Otherwise a
 failed attempt adds ``repeats`` more interleaved pairs and decides again on the medians
 of all runs so far, up to ``attempts`` times: the more samples, the less a burst of load
 can move a median.
@@ -44,6 +49,11 @@ __all__ = ["SpeedupReport", "measure_speedup", "simulated_speedup", "max_in_flig
 #: Below this serial time a wall-clock comparison measures overheads, not the pipeline.
 MIN_SERIAL_SECONDS = 0.005
 _IDEAL_LEEWAY = 0.9
+#: A parallel run at least this fraction of its serial partner's time is "as slow".
+_AS_SLOW = 0.9
+#: Bodies taking this much longer together than alone waited on each other (two bodies
+#: behind one lock take 1.5x: the second waits for the first).
+_INFLATED = 1.25
 _DEFAULT_THREADS = 32  # tcg_core's default for executor="threads"
 
 
@@ -249,9 +259,14 @@ def _judge(runs: _Runs, min_speedup: float, label: str, workers: int,
                   "overheads; make nodes wait longer or use assert_simulated_speedup()")
     elif in_flight < 2:
         reason = ("no parallel run ever had two nodes running at once: the run is "
-                  "serialised (a chain, one worker, a lock, or the serial executor)")
+                  "serialised (a chain, one worker, or the serial executor)")
     elif ideal < min_speedup * _IDEAL_LEEWAY:
         reason = f"the DAG allows at most {ideal:.2f}x on {workers} workers, on any machine"
+    elif (contention := _contention(runs)) is not None:
+        reason = ("the bodies ran at once but waited on each other: every parallel run took "
+                  "as long as the serial run beside it, and the bodies took "
+                  f"{contention:.1f}x as long together as alone (a lock, the GIL, one "
+                  "shared CPU or connection)")
     else:
         passed, final = min(speedup, floor) >= min_speedup, False
         reason = f"medians of {len(serial)} interleaved runs each side"
@@ -266,6 +281,28 @@ def _judge(runs: _Runs, min_speedup: float, label: str, workers: int,
         total_work=reference.total_work(), max_in_flight=in_flight, attempts=number,
         floor_speedup=floor, serial_runs=tuple(serial), parallel_runs=tuple(parallel))
     return report, final
+
+
+def _contention(runs: _Runs) -> float | None:
+    """How much longer the bodies took in parallel than serially, when every parallel
+    run was as slow as the serial run of its pair and its bodies took clearly longer
+    (``None`` otherwise).
+
+    Load slows a run but not its bodies more in parallel than serially: a pair runs
+    back to back, so both sides meet the same load, and sleeps or I/O take as long
+    together as alone. Bodies that grow when run together waited on each other, which
+    no retry can change. A truly parallel pipeline on a loaded machine fails neither
+    test in every pair, and is retried as before.
+    """
+    ratios = []
+    for serial, parallel in zip(runs.serial, runs.parallel, strict=True):
+        alone = serial.model.total_work()
+        together = parallel.model.total_work()
+        if parallel.seconds < _AS_SLOW * serial.seconds or alone <= 0 \
+                or together < _INFLATED * alone:
+            return None
+        ratios.append(together / alone)
+    return statistics.median(ratios) if ratios else None
 
 
 def max_in_flight(records: Iterable[NodeRecord]) -> int:
