@@ -19,9 +19,9 @@ from ._output import name_part, names_stem
 from ._snapshot import (
     difference,
     dump,
-    load,
     mismatch_message,
     missing_message,
+    read,
     structure_of,
     write_atomically,
 )
@@ -118,9 +118,9 @@ class Snapshot:
 
     def check(self, model: GraphModel, path: Path) -> None:
         __tracebackhide__ = True
+        self._stats.snapshot_used.append(str(path))
         actual = structure_of(model)
-        stored_text = path.read_text(encoding="utf-8") if path.exists() else None
-        stored = self._parse(path, stored_text)
+        stored, problem = read(path)
         if self._update:
             if stored is None or difference(stored, actual) is not None:
                 write_atomically(path, dump(actual))
@@ -128,6 +128,13 @@ class Snapshot:
             else:
                 self._stats.snapshots_passed += 1
             return
+        if problem is not None:
+            # A corrupt file fails this test alone, with one line (and is simply
+            # rewritten under --tcg-snapshot-update).
+            self._stats.snapshots_failed += 1
+            pytest.fail(f"graph snapshot {self._shown(path)} is unreadable ({problem}); "
+                        "delete it or run pytest with --tcg-snapshot-update to rewrite it",
+                        pytrace=False)
         if stored is None:
             self._stats.snapshots_failed += 1
             pytest.fail(missing_message(self._shown(path)), pytrace=False)
@@ -136,20 +143,6 @@ class Snapshot:
             self._stats.snapshots_failed += 1
             pytest.fail(mismatch_message(self._shown(path), diff), pytrace=False)
         self._stats.snapshots_passed += 1
-
-    def _parse(self, path: Path, text: str | None) -> Any:
-        """The stored structure; a corrupt file fails the test with one line (and is
-        simply rewritten under --tcg-snapshot-update)."""
-        if text is None:
-            return None
-        try:
-            return load(text)
-        except (ValueError, KeyError, TypeError) as exc:
-            if self._update:
-                return None
-            self._stats.snapshots_failed += 1
-            pytest.fail(f"graph snapshot {self._shown(path)} is unreadable ({exc}); delete it "
-                        "or run pytest with --tcg-snapshot-update to rewrite it", pytrace=False)
 
     def _shown(self, path: Path) -> str:
         root = self._item.config.rootpath

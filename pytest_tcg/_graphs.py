@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tcg_core import Future, Graph, GraphModel, NodeRecord, is_future
@@ -63,10 +63,12 @@ def futures_of(target: Any) -> list[Future[Any]]:
                     f"{type(target).__name__} {target!r:.60}")
 
 
-def label_paths(records: list[NodeRecord]) -> dict[int, str]:
+def label_paths(records: list[NodeRecord],
+                name: Callable[[str], str] = str) -> dict[int, str]:
     """A readable, unique label per node: its nesting path, with ``#k`` where siblings
     share a name (``pipeline › inc#2``). Siblings are numbered in a canonical order (by
-    what feeds them), so the labels do not depend on thread timing."""
+    what feeds them), so the labels do not depend on thread timing. ``name`` spells each
+    node's name in the label (snapshots escape the separator with it)."""
     by_parent: dict[int | None, list[NodeRecord]] = {}
     for rec in records:
         parent = rec.parent.id if rec.parent is not None else None
@@ -79,16 +81,16 @@ def label_paths(records: list[NodeRecord]) -> dict[int, str]:
         counts = Counter(r.name for r in siblings)
         seen: Counter[str] = Counter()
         for rec in sorted(siblings, key=lambda r: (r.name, signature[r.id], r.id)):
-            label = rec.name
+            label = name(rec.name)
             if counts[rec.name] > 1:
                 seen[rec.name] += 1
-                label = f"{rec.name}#{seen[rec.name]}"
+                label = f"{label}#{seen[rec.name]}"
             labels[rec.id] = prefix + label
             visit(rec.id, labels[rec.id] + PATH_SEP)
 
     visit(None, "")
     for rec in records:  # a parent outside the set: label by path alone
-        labels.setdefault(rec.id, rec.path)
+        labels.setdefault(rec.id, PATH_SEP.join(name(r.name) for r in rec.lineage()))
     return labels
 
 

@@ -33,6 +33,8 @@ class Stats:
     snapshots_passed: int = 0
     #: One row per test for the HTML report (``--tcg-graph-out``); see ``_reports``.
     rows: list[dict[str, Any]] = field(default_factory=list)
+    #: Snapshot files the tests compared or wrote, for the unused-snapshot audit.
+    snapshot_used: list[str] = field(default_factory=list)
     report_file: str | None = None
 
     def add_error(self, message: str) -> None:
@@ -64,6 +66,7 @@ class Stats:
         self.snapshots_failed += other.snapshots_failed
         self.snapshots_passed += other.snapshots_passed
         self.rows.extend(other.rows)
+        self.snapshot_used.extend(other.snapshot_used)
 
     def summary_lines(self) -> list[str]:
         """The lines of the ``tcg`` section (empty when the plugin did nothing to report)."""
