@@ -43,8 +43,8 @@ def assert_parallel_speedup(target: Callable[[], Any], min_speedup: float = 1.5,
     show nodes really running at once. It fails at once (no retry) when the parallel runs
     never had two nodes in flight, when the DAG itself cannot reach ``min_speedup`` with
     this many workers (simulated from the measured durations), or when the bodies
-    overlapped but waited on each other (every parallel run as slow as its serial
-    partner, its bodies clearly longer than alone: a lock, the GIL). Otherwise a failed
+    overlapped but waited on each other (every parallel run as slow as the fastest
+    serial one, its bodies clearly longer than alone: a lock, the GIL). Otherwise a failed
     attempt adds ``repeats`` more interleaved pairs and decides again on the medians of
     all runs so far, up to ``attempts`` times, so a burst of load on a shared machine
     cannot decide alone. Meant for nodes that wait

@@ -19,10 +19,11 @@ worker, the serial executor), the DAG cannot reach ``min_speedup`` with this man
 workers even in an ideal schedule (``tcg_core.simulate`` over the durations measured in
 the serial runs, the best of them, with 10% leeway for noise in those durations), or
 the bodies were in flight together but waited on each other: every parallel run took at
-least 90% of its serial partner's time *and* its bodies took at least 1.25x their serial
-durations (a lock, the GIL, one shared CPU). Load cannot fake that last finding: it
-slows both runs of a pair, and a body that sleeps or waits on I/O takes as long beside
-others as alone, so a parallel pipeline slowed by load is retried instead. Otherwise a
+least 90% of the fastest serial run's time *and* its bodies took at least 1.25x the
+least serial work (a lock, the GIL, one shared CPU). Load on the serial side can only
+hide that finding (it only slows runs), and a body that sleeps or waits on I/O takes as
+long beside others as alone, so a parallel pipeline slowed by load is retried instead.
+Otherwise a
 failed attempt adds ``repeats`` more interleaved pairs and decides again on the medians
 of all runs so far, up to ``attempts`` times: the more samples, the less a burst of load
 can move a median.
@@ -49,7 +50,7 @@ __all__ = ["SpeedupReport", "measure_speedup", "simulated_speedup", "max_in_flig
 #: Below this serial time a wall-clock comparison measures overheads, not the pipeline.
 MIN_SERIAL_SECONDS = 0.005
 _IDEAL_LEEWAY = 0.9
-#: A parallel run at least this fraction of its serial partner's time is "as slow".
+#: A parallel run at least this fraction of the fastest serial run's time is "as slow".
 _AS_SLOW = 0.9
 #: Bodies taking this much longer together than alone waited on each other (two bodies
 #: behind one lock take 1.5x: the second waits for the first).
@@ -264,7 +265,7 @@ def _judge(runs: _Runs, min_speedup: float, label: str, workers: int,
         reason = f"the DAG allows at most {ideal:.2f}x on {workers} workers, on any machine"
     elif (contention := _contention(runs)) is not None:
         reason = ("the bodies ran at once but waited on each other: every parallel run took "
-                  "as long as the serial run beside it, and the bodies took "
+                  "as long as the fastest serial run, and the bodies took "
                   f"{contention:.1f}x as long together as alone (a lock, the GIL, one "
                   "shared CPU or connection)")
     else:
@@ -285,24 +286,27 @@ def _judge(runs: _Runs, min_speedup: float, label: str, workers: int,
 
 def _contention(runs: _Runs) -> float | None:
     """How much longer the bodies took in parallel than serially, when every parallel
-    run was as slow as the serial run of its pair and its bodies took clearly longer
-    (``None`` otherwise).
+    run was as slow as the fastest serial run and its bodies took clearly longer than
+    in the serial run with the least work (``None`` otherwise).
 
-    Load slows a run but not its bodies more in parallel than serially: a pair runs
-    back to back, so both sides meet the same load, and sleeps or I/O take as long
-    together as alone. Bodies that grow when run together waited on each other, which
-    no retry can change. A truly parallel pipeline on a loaded machine fails neither
-    test in every pair, and is retried as before.
+    Load only ever slows a run, so the fastest serial run and the least serial work are
+    what the pipeline costs alone; comparing with them, load on the serial side can
+    only hide contention, never invent it. Sleeps and I/O take as long beside others as
+    alone, so bodies that grow when run together waited on each other, which no retry
+    can change. A truly parallel pipeline slowed by load fails neither test in every
+    run, and is retried as before.
     """
+    fastest = min(r.seconds for r in runs.serial)
+    alone = min(r.model.total_work() for r in runs.serial)
+    if alone <= 0:
+        return None
     ratios = []
-    for serial, parallel in zip(runs.serial, runs.parallel, strict=True):
-        alone = serial.model.total_work()
+    for parallel in runs.parallel:
         together = parallel.model.total_work()
-        if parallel.seconds < _AS_SLOW * serial.seconds or alone <= 0 \
-                or together < _INFLATED * alone:
+        if parallel.seconds < _AS_SLOW * fastest or together < _INFLATED * alone:
             return None
         ratios.append(together / alone)
-    return statistics.median(ratios) if ratios else None
+    return min(ratios) if ratios else None
 
 
 def max_in_flight(records: Iterable[NodeRecord]) -> int:

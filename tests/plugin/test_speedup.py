@@ -106,7 +106,7 @@ def test_a_lock_that_serialises_the_bodies_fails_at_once() -> None:
     assert report.floor_speedup is not None
     assert report.floor_speedup < 1.3  # ...but nothing got faster
     assert report.reason.startswith("the bodies ran at once but waited on each other: every "
-                                    "parallel run took as long as the serial run beside it")
+                                    "parallel run took as long as the fastest serial run")
     assert len(report.serial_runs) == 2
 
 
@@ -304,7 +304,7 @@ def test_contention_fails_at_once_in_pytest(project: pytest.Pytester,
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
         "E   *FAILED (the bodies ran at once but waited on each other: every parallel run "
-        "took as long as the serial run beside it, and the bodies took *x as long together "
+        "took as long as the fastest serial run, and the bodies took *x as long together "
         "as alone (a lock, the GIL, one shared CPU or connection))",
         "E     *most nodes in flight at once: 2; attempts: 1",
         "speedup checks: 1 run, 1 failed, *",
