@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._config import EXECUTORS, Settings
-from ._state import SETTINGS, STATS, item_state
+from ._state import SETTINGS, STATS, ensure_reports, item_state
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from ._fixture_objects import RecordingGraph, Resolver, Snapshot
+    from ._fixture_objects import RecordingGraph, Resolver, SessionResolver, Snapshot
 
 # The plugin loads this module in every pytest run: what the fixtures hand to a test
 # (and tcg_core with it) is imported when a test first asks for one.
-__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_snapshot", "ExecutorChoice",
+__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_session_resolve", "tcg_snapshot",
+           "ExecutorChoice",
            "choose_executor", "describe_executor", "default_workers"]
 
 DEFAULT_THREADS = 32  # as tcg_core's executor="threads": threads are for work that waits
@@ -202,6 +203,22 @@ def tcg_resolve(request: pytest.FixtureRequest) -> Resolver:
 
     item_state(request.node)  # registers the per-test hooks before the body runs
     return Resolver(request.node, _test_executor(request))
+
+
+@pytest.fixture(scope="session")
+def tcg_session_resolve(request: pytest.FixtureRequest) -> Iterator[SessionResolver]:
+    """``tcg_resolve`` for ``@given`` tests: session-scoped, so Hypothesis' health check
+    for function-scoped fixtures does not fire, yet each call uses the running test's
+    executor (marker, else options) and records into its diagram, which shows one
+    example (the last run: the minimal failing one when the test fails)."""
+    from ._fixture_objects import SessionResolver
+
+    ensure_reports(request.config)
+    resolver = SessionResolver(request.config)
+    try:
+        yield resolver
+    finally:
+        resolver.close()
 
 
 # -- tcg_snapshot ---------------------------------------------------------------------------
