@@ -19,16 +19,16 @@ from ._output import name_part, names_stem
 from ._snapshot import (
     difference,
     dump,
-    load,
     mismatch_message,
     missing_message,
+    read,
     structure_of,
     write_atomically,
 )
-from ._state import item_state
+from ._state import CURRENT, SETTINGS, item_state
 from ._stats import Stats
 
-__all__ = ["RecordingGraph", "Resolver", "Snapshot"]
+__all__ = ["RecordingGraph", "Resolver", "SessionResolver", "Snapshot"]
 
 
 class RecordingGraph(Graph):
@@ -48,7 +48,7 @@ class Resolver:
     diagram. One future gives its value, one Graph the list of its values, several
     targets a tuple of those."""
 
-    def __init__(self, item: pytest.Item, executor: Callable[[], Any]) -> None:
+    def __init__(self, item: pytest.Item | None, executor: Callable[[], Any]) -> None:
         self._item = item
         self._executor = executor
 
@@ -57,15 +57,21 @@ class Resolver:
         """The test's executor (the ``tcg_executor`` fixture)."""
         return self._executor()
 
+    def _test(self) -> pytest.Item | None:
+        """The test whose diagram records what is resolved."""
+        return self._item
+
     def __call__(self, *targets: Any, **options: Any) -> Any:
         __tracebackhide__ = True
         if not targets:
             raise TypeError("tcg_resolve() needs a future, a Graph or a list of futures")
         if options.get("executor") is None:
             options["executor"] = self.executor
-        state = item_state(self._item)
-        for target in targets:
-            state.add(target)
+        item = self._test()
+        if item is not None:
+            state = item_state(item)
+            for target in targets:
+                state.add(target)
         everything = [f for target in targets for f in futures_of(target)]
         resolve(*everything, **options)  # one run, so shared nodes run once
         values = [self._value(target, options) for target in targets]
@@ -78,6 +84,43 @@ class Resolver:
         if isinstance(target, Graph):
             return [f.resolve(**options) for f in target.futures]
         return [Resolver._value(t, options) for t in target]
+
+
+class SessionResolver(Resolver):
+    """``tcg_resolve`` for a whole session (``tcg_session_resolve``): the same calls, with
+    the executor of the test running now (its marker, else the options), one pool per
+    choice kept for the session, and each resolve recorded in that test's diagram. Being
+    session-scoped, Hypothesis' health check for function-scoped fixtures never fires."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        super().__init__(None, lambda: None)
+        self._config = config
+        self._pools: dict[tuple[Any, int | None], tuple[Any, Callable[[], None] | None]] = {}
+
+    def _test(self) -> pytest.Item | None:
+        return self._config.stash.get(CURRENT, None)
+
+    @property
+    def executor(self) -> Any:
+        """The executor the running test asked for, made once per session."""
+        from ._fixtures import ExecutorChoice, choose_executor, create_executor
+
+        item = self._test()
+        settings = self._config.stash[SETTINGS]
+        choice = choose_executor(item, settings) if item is not None else ExecutorChoice(
+            settings.executor or "threads", settings.workers, "--tcg-executor")
+        key = (choice.executor if isinstance(choice.executor, str) else id(choice.executor),
+               choice.workers)
+        if key not in self._pools:
+            self._pools[key] = create_executor(choice)
+        return self._pools[key][0]
+
+    def close(self) -> None:
+        """Shut down the pools this session made."""
+        for _, close in self._pools.values():
+            if close is not None:
+                close()
+        self._pools.clear()
 
 
 class Snapshot:
@@ -118,9 +161,9 @@ class Snapshot:
 
     def check(self, model: GraphModel, path: Path) -> None:
         __tracebackhide__ = True
+        self._stats.snapshot_used.append(str(path))
         actual = structure_of(model)
-        stored_text = path.read_text(encoding="utf-8") if path.exists() else None
-        stored = self._parse(path, stored_text)
+        stored, problem = read(path)
         if self._update:
             if stored is None or difference(stored, actual) is not None:
                 write_atomically(path, dump(actual))
@@ -128,6 +171,13 @@ class Snapshot:
             else:
                 self._stats.snapshots_passed += 1
             return
+        if problem is not None:
+            # A corrupt file fails this test alone, with one line (and is simply
+            # rewritten under --tcg-snapshot-update).
+            self._stats.snapshots_failed += 1
+            pytest.fail(f"graph snapshot {self._shown(path)} is unreadable ({problem}); "
+                        "delete it or run pytest with --tcg-snapshot-update to rewrite it",
+                        pytrace=False)
         if stored is None:
             self._stats.snapshots_failed += 1
             pytest.fail(missing_message(self._shown(path)), pytrace=False)
@@ -136,20 +186,6 @@ class Snapshot:
             self._stats.snapshots_failed += 1
             pytest.fail(mismatch_message(self._shown(path), diff), pytrace=False)
         self._stats.snapshots_passed += 1
-
-    def _parse(self, path: Path, text: str | None) -> Any:
-        """The stored structure; a corrupt file fails the test with one line (and is
-        simply rewritten under --tcg-snapshot-update)."""
-        if text is None:
-            return None
-        try:
-            return load(text)
-        except (ValueError, KeyError, TypeError) as exc:
-            if self._update:
-                return None
-            self._stats.snapshots_failed += 1
-            pytest.fail(f"graph snapshot {self._shown(path)} is unreadable ({exc}); delete it "
-                        "or run pytest with --tcg-snapshot-update to rewrite it", pytrace=False)
 
     def _shown(self, path: Path) -> str:
         root = self._item.config.rootpath

@@ -11,19 +11,21 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._config import EXECUTORS, Settings
-from ._state import SETTINGS, STATS, item_state
+from ._state import SETTINGS, STATS, ensure_reports, item_state
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from ._fixture_objects import RecordingGraph, Resolver, Snapshot
+    from ._fixture_objects import RecordingGraph, Resolver, SessionResolver, Snapshot
 
 # The plugin loads this module in every pytest run: what the fixtures hand to a test
 # (and tcg_core with it) is imported when a test first asks for one.
-__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_snapshot", "ExecutorChoice",
-           "choose_executor"]
+__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_session_resolve", "tcg_snapshot",
+           "ExecutorChoice",
+           "choose_executor", "describe_executor", "default_workers"]
 
 DEFAULT_THREADS = 32  # as tcg_core's executor="threads": threads are for work that waits
+DASK_THREADS = 4  # threads of the one in-process Dask worker the plugin starts
 MARKER_HELP = ("tcg(executor=None, workers=None): run this test's graphs with this executor "
                "(serial, threads, processes, dask, or an Executor you own) and this many "
                "workers; see the tcg_executor fixture")
@@ -76,6 +78,31 @@ def _marker_options(item: pytest.Item) -> dict[str, Any]:
     return options
 
 
+def default_workers(executor: str) -> int:
+    """How many workers the plugin gives an executor when no count is asked for."""
+    if executor == "serial":
+        return 1
+    if executor == "processes":
+        return os.cpu_count() or 2
+    if executor == "dask":
+        return DASK_THREADS
+    return DEFAULT_THREADS
+
+
+def describe_executor(executor: str | None, workers: int | None) -> str:
+    """``threads, 32 workers``: what tests get unless their marker says otherwise.
+
+    >>> describe_executor(None, None), describe_executor("serial", None)
+    ('threads, 32 workers', 'serial, 1 worker')
+    >>> describe_executor("dask", 2)
+    'dask, 2 workers (threads of one in-process worker)'
+    """
+    name = executor or "threads"
+    count = 1 if name == "serial" else workers or default_workers(name)
+    text = f"{name}, {count} worker{'' if count == 1 else 's'}"
+    return text + " (threads of one in-process worker)" if name == "dask" else text
+
+
 def create_executor(choice: ExecutorChoice) -> tuple[Any, Callable[[], None] | None]:
     """What to pass as ``executor=``, and how to shut it down (``None``: not ours)."""
     name, workers = choice.executor, choice.workers
@@ -93,7 +120,7 @@ def create_executor(choice: ExecutorChoice) -> tuple[Any, Callable[[], None] | N
         import multiprocessing  # only when a test asks for processes
 
         pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers or os.cpu_count() or 2,
+            max_workers=workers or default_workers("processes"),
             mp_context=multiprocessing.get_context(method))
         return pool, _shutdown(pool)
     if name == "dask":
@@ -116,7 +143,8 @@ def _dask_client(workers: int | None) -> tuple[Any, Callable[[], None]]:
     # ":0": a free port; None would still bind the default 8787 for the scheduler's HTTP
     # routes, and warn when another cluster (another test session) holds it.
     cluster = distributed.LocalCluster(  # type: ignore[no-untyped-call]
-        n_workers=1, threads_per_worker=workers or 4, processes=False, dashboard_address=":0")
+        n_workers=1, threads_per_worker=workers or DASK_THREADS, processes=False,
+        dashboard_address=":0")
     client = distributed.Client(cluster, set_as_default=False)  # type: ignore[no-untyped-call]
 
     def close() -> None:
@@ -173,7 +201,24 @@ def tcg_resolve(request: pytest.FixtureRequest) -> Resolver:
     for the test's diagram. Keyword arguments go to ``tcg_core.resolve``."""
     from ._fixture_objects import Resolver
 
+    item_state(request.node)  # registers the per-test hooks before the body runs
     return Resolver(request.node, _test_executor(request))
+
+
+@pytest.fixture(scope="session")
+def tcg_session_resolve(request: pytest.FixtureRequest) -> Iterator[SessionResolver]:
+    """``tcg_resolve`` for ``@given`` tests: session-scoped, so Hypothesis' health check
+    for function-scoped fixtures does not fire, yet each call uses the running test's
+    executor (marker, else options) and records into its diagram, which shows one
+    example (the last run: the minimal failing one when the test fails)."""
+    from ._fixture_objects import SessionResolver
+
+    ensure_reports(request.config)
+    resolver = SessionResolver(request.config)
+    try:
+        yield resolver
+    finally:
+        resolver.close()
 
 
 # -- tcg_snapshot ---------------------------------------------------------------------------
@@ -188,4 +233,5 @@ def tcg_snapshot(request: pytest.FixtureRequest) -> Snapshot:
     from ._fixture_objects import Snapshot
 
     config = request.config
+    item_state(request.node)
     return Snapshot(request.node, config.stash[SETTINGS].snapshot_update, config.stash[STATS])

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from tcg_core import Future, Graph, GraphModel, NodeRecord, is_future
 
-__all__ = ["GraphLike", "as_model", "futures_of", "label_paths", "data_digraph", "PATH_SEP"]
+__all__ = ["GraphLike", "as_model", "futures_of", "label_paths", "data_digraph", "PATH_SEP",
+           "counted", "clip"]
 
 #: A Graph or graph model, a future, or an iterable of those.
 GraphLike = Any
 PATH_SEP = " › "
+_MAX_LINES = 40
 
 
 def as_model(target: GraphLike) -> GraphModel:
@@ -61,10 +63,12 @@ def futures_of(target: Any) -> list[Future[Any]]:
                     f"{type(target).__name__} {target!r:.60}")
 
 
-def label_paths(records: list[NodeRecord]) -> dict[int, str]:
+def label_paths(records: list[NodeRecord],
+                name: Callable[[str], str] = str) -> dict[int, str]:
     """A readable, unique label per node: its nesting path, with ``#k`` where siblings
     share a name (``pipeline › inc#2``). Siblings are numbered in a canonical order (by
-    what feeds them), so the labels do not depend on thread timing."""
+    what feeds them), so the labels do not depend on thread timing. ``name`` spells each
+    node's name in the label (snapshots escape the separator with it)."""
     by_parent: dict[int | None, list[NodeRecord]] = {}
     for rec in records:
         parent = rec.parent.id if rec.parent is not None else None
@@ -77,16 +81,16 @@ def label_paths(records: list[NodeRecord]) -> dict[int, str]:
         counts = Counter(r.name for r in siblings)
         seen: Counter[str] = Counter()
         for rec in sorted(siblings, key=lambda r: (r.name, signature[r.id], r.id)):
-            label = rec.name
+            label = name(rec.name)
             if counts[rec.name] > 1:
                 seen[rec.name] += 1
-                label = f"{rec.name}#{seen[rec.name]}"
+                label = f"{label}#{seen[rec.name]}"
             labels[rec.id] = prefix + label
             visit(rec.id, labels[rec.id] + PATH_SEP)
 
     visit(None, "")
     for rec in records:  # a parent outside the set: label by path alone
-        labels.setdefault(rec.id, rec.path)
+        labels.setdefault(rec.id, PATH_SEP.join(name(r.name) for r in rec.lineage()))
     return labels
 
 
@@ -118,3 +122,19 @@ def data_digraph(model: GraphModel) -> Any:
     for src, dst, _arg in model.edges():
         graph.add_edge(src.id, dst.id)
     return graph
+
+
+def counted(counter: Counter[Any]) -> str:
+    """``a, b (x2), c -> d``: a multiset of names or edges for a message."""
+    def show(item: Any) -> str:
+        return f"{item[0]} -> {item[1]}" if isinstance(item, tuple) else str(item)
+
+    return ", ".join(show(k) + (f" (x{n})" if n > 1 else "")
+                     for k, n in sorted(counter.items(), key=lambda kv: str(kv[0])))
+
+
+def clip(lines: list[str]) -> list[str]:
+    """At most ``_MAX_LINES`` lines, then how many were left out."""
+    if len(lines) <= _MAX_LINES:
+        return lines
+    return [*lines[:_MAX_LINES], f"  ... {len(lines) - _MAX_LINES} more"]

@@ -104,15 +104,17 @@ class GraphWriter:
             return f"{str(self.directory)!r} is not a folder"
         return None
 
-    def write(self, model: GraphModel, nodeid: str) -> tuple[list[Path], list[str]]:
-        """Save ``model`` as ``<folder>/<file_stem(nodeid)>.<ext>`` per format."""
+    def write(self, model: GraphModel, nodeid: str, extra: tuple[str, ...] = ()
+              ) -> tuple[dict[str, Path], list[str]]:
+        """Save ``model`` as ``<folder>/<file_stem(nodeid)>.<ext>`` per format (the
+        requested ones, then ``extra``); returns format → file written, and problems."""
         stem = file_stem(nodeid)
-        written: list[Path] = []
+        written: dict[str, Path] = {}
         problems: list[str] = []
-        for fmt in self.formats:
+        for fmt in dict.fromkeys((*self.formats, *extra)):
             path = self.directory / (stem + FORMATS[fmt])
             try:
-                written.append(tcg_core.save(model, path))
+                written[fmt] = tcg_core.save(model, path)
             except Exception as exc:
                 problems.append(f"{fmt} for {nodeid}: {_short(exc)}")
         return written, problems

@@ -13,6 +13,10 @@ A snapshot is a small JSON file next to the test, in
 ``inc#2``); ``edges`` are data edges between nesting paths, with the argument name. Two
 structures match when they are the same labelled graph, whatever order the nodes were
 created in, so thread timing never changes the verdict.
+
+Names are stored exactly: in a name, ``\\``, ``›`` and ``#`` are written ``\\\\``,
+``\\›`` and ``\\#``, so a node named ``"load › parse"`` is never read back as ``parse``
+inside ``load``, nor ``"x#2"`` as the second ``x``. Other names are unchanged.
 """
 
 from __future__ import annotations
@@ -30,11 +34,51 @@ from tcg_core import GraphModel
 
 from ._graphs import PATH_SEP, label_paths
 
-__all__ = ["Structure", "structure_of", "load", "dump", "difference", "write_atomically"]
+__all__ = ["Structure", "structure_of", "load", "read", "dump", "difference",
+           "write_atomically", "escape", "split_label"]
 
 FORMAT_KEY = "pytest-tcg snapshot"
-_INSTANCE = re.compile(r"#\d+$")
+_INSTANCE = re.compile(r"(?<!\\)((?:\\\\)*)#\d+$")
 _UPDATE_HINT = "run pytest with --tcg-snapshot-update to store the new structure"
+
+
+def escape(name: str) -> str:
+    """A node's name as it appears in a label: the separator and ``#`` escaped.
+
+    >>> escape("load › parse#2")
+    'load \\\\› parse\\\\#2'
+    """
+    return name.replace("\\", "\\\\").replace("›", "\\›").replace("#", "\\#")
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def split_label(label: str) -> list[str]:
+    """The parts of a label between unescaped separators (still escaped).
+
+    >>> split_label(escape("a › b") + " › c#2")
+    ['a \\\\› b', 'c#2']
+    """
+    parts, current, i = [], [], 0
+    while i < len(label):
+        if label[i] == "\\":
+            current.append(label[i:i + 2])
+            i += 2
+        elif label.startswith(PATH_SEP, i):
+            parts.append("".join(current))
+            current, i = [], i + len(PATH_SEP)
+        else:
+            current.append(label[i])
+            i += 1
+    parts.append("".join(current))
+    return parts
+
+
+def _bare(part: str) -> str:
+    """One escaped label part without its instance number, unescaped: the node's name."""
+    return _unescape(_INSTANCE.sub(lambda m: m.group(1), part))
 
 
 @dataclass(frozen=True)
@@ -45,16 +89,16 @@ class Structure:
     edges: Counter[tuple[str, str, str]]
 
     def name(self, label: str) -> str:
-        return _INSTANCE.sub("", label.rsplit(PATH_SEP, 1)[-1])
+        return _bare(split_label(label)[-1])
 
     def path(self, label: str) -> str:
-        """The label without instance numbers: the nesting path of names."""
-        return PATH_SEP.join(_INSTANCE.sub("", part) for part in label.split(PATH_SEP))
+        """The label without instance numbers: the nesting path of (escaped) names."""
+        return PATH_SEP.join(escape(_bare(part)) for part in split_label(label))
 
 
 def structure_of(model: GraphModel) -> Structure:
     records = model.nodes
-    labels = label_paths(records)
+    labels = label_paths(records, escape)
     parents = {labels[r.id]: (labels[r.parent.id] if r.parent is not None
                               and r.parent.id in labels else None) for r in records}
     edges = Counter((labels[src.id], labels[dst.id], arg) for src, dst, arg in model.edges())
@@ -64,10 +108,10 @@ def structure_of(model: GraphModel) -> Structure:
 def dump(structure: Structure) -> str:
     tree: dict[str, Any] = {}
     nodes: dict[str, dict[str, Any]] = {}
-    for label in sorted(structure.parents, key=lambda lb: (lb.count(PATH_SEP), lb)):
+    for label in sorted(structure.parents, key=lambda lb: (len(split_label(lb)), lb)):
         parent = structure.parents[label]
         holder = tree if parent is None else nodes[parent]
-        holder[label.rsplit(PATH_SEP, 1)[-1]] = nodes[label] = {}
+        holder[split_label(label)[-1]] = nodes[label] = {}
     edges = sorted(list(edge) for edge, n in structure.edges.items() for _ in range(n))
     # One edge per line: a changed edge is a one-line change in version control.
     tree_text = json.dumps(_sorted_tree(tree), indent=2, ensure_ascii=False)
@@ -81,20 +125,55 @@ def _sorted_tree(tree: dict[str, Any]) -> dict[str, Any]:
 
 
 def load(text: str) -> Structure:
-    data = json.loads(text)
+    """The structure a snapshot file holds; ``ValueError`` naming what is wrong with it
+    (not JSON, another document, a tree or edge of the wrong shape, nested too deeply)."""
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply to read") from None
     if not isinstance(data, dict) or data.get(FORMAT_KEY) != 1:
         raise ValueError("not a pytest-tcg snapshot (version 1)")
+    tree, edges = data.get("tree"), data.get("edges")
+    if not isinstance(tree, dict):
+        raise ValueError("'tree' must be an object of objects")
+    if not isinstance(edges, list) or not all(
+            isinstance(e, list) and len(e) == 3 and all(isinstance(x, str) for x in e)
+            for e in edges):
+        raise ValueError("'edges' must be a list of [producer, consumer, argument] strings")
     parents: dict[str, str | None] = {}
-
-    def walk(tree: dict[str, Any], parent: str | None) -> None:
-        for key, sub in tree.items():
+    # A loop, not recursion: a file nested deeper than Python's stack is still read.
+    todo: list[tuple[dict[str, Any], str | None]] = [(tree, None)]
+    while todo:
+        level, parent = todo.pop()
+        for key, sub in level.items():
+            if not isinstance(sub, dict):
+                raise ValueError(f"'tree' entry {key!r} must be an object, not "
+                                 f"{type(sub).__name__}")
             label = key if parent is None else parent + PATH_SEP + key
             parents[label] = parent
-            walk(sub, label)
+            todo.append((sub, label))
+    return Structure(parents, Counter((p, c, a) for p, c, a in edges))
 
-    walk(data["tree"], None)
-    edges = Counter((str(p), str(c), str(a)) for p, c, a in data["edges"])
-    return Structure(parents, edges)
+
+def read(path: Path) -> tuple[Structure | None, str | None]:
+    """The structure stored at ``path`` (``None`` when there is no file), or why it
+    cannot be read, in a few words."""
+    if path.is_dir():
+        return None, "a folder, not a file"
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 text: byte {exc.start} is {data[exc.start]:#04x}"
+    try:
+        return load(text), None
+    except ValueError as exc:
+        return None, str(exc).splitlines()[0]
 
 
 def difference(stored: Structure, actual: Structure) -> str | None:
@@ -107,7 +186,7 @@ def difference(stored: Structure, actual: Structure) -> str | None:
     old_nodes = Counter(stored.path(lb) for lb in stored.parents)
     new_nodes = Counter(actual.path(lb) for lb in actual.parents)
     added, removed = new_nodes - old_nodes, old_nodes - new_nodes
-    lines = [f"  ~ moved {old.rsplit(PATH_SEP, 1)[-1]}: {old} -> {new}"
+    lines = [f"  ~ moved {split_label(old)[-1]}: {old} -> {new}"
              for old, new in _moves(removed, added)]
     lines += [f"  + node  {p}" for p in sorted(added.elements())]
     lines += [f"  - node  {p}" for p in sorted(removed.elements())]
@@ -126,9 +205,9 @@ def _moves(removed: Counter[str], added: Counter[str]) -> list[tuple[str, str]]:
     from the counters): the node moved to another parent."""
     moves = []
     for old in sorted(removed.elements()):
-        leaf = old.rsplit(PATH_SEP, 1)[-1]
+        leaf = split_label(old)[-1]
         new = next((p for p in sorted(added) if added[p] > 0
-                    and p.rsplit(PATH_SEP, 1)[-1] == leaf), None)
+                    and split_label(p)[-1] == leaf), None)
         if new is not None:
             moves.append((old, new))
             removed[old] -= 1
@@ -178,8 +257,13 @@ def _digraph(structure: Structure) -> Any:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write under a unique temporary name, then rename into place."""
+    """Write under a unique temporary name, then rename into place (a folder in the
+    file's place, a corrupt snapshot, is removed first)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir() and not path.is_symlink():
+        import shutil
+
+        shutil.rmtree(path)
     temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         temp.write_text(text, encoding="utf-8")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,16 +16,26 @@ if TYPE_CHECKING:  # imported when used: loading the plugin must not import tcg_
 
     from ._output import GraphWriter
 
-__all__ = ["SETTINGS", "STATS", "WRITER", "TEST", "ItemState", "item_state"]
+__all__ = ["SETTINGS", "STATS", "WRITER", "TEST", "CURRENT", "ItemState", "item_state",
+           "ensure_reports"]
 
 
 @dataclass
 class ItemState:
-    """What one test built: the graphs for its diagram, and its snapshot calls so far."""
-
+    """What one test built: the graphs for its diagram, its snapshot calls and speedup
+    checks so far, and the files its diagram was saved as."""
 
     sources: list[Any] = field(default_factory=list)
     snapshot_calls: int = 0
+    #: The speedup reports of checks run in this test (their text goes in the report).
+    speedups: list[Any] = field(default_factory=list)
+    #: Format → the file written for it (with --tcg-graph-out), once saved.
+    saved: dict[str, Path] | None = None
+    #: Node count and makespan of the saved model, for the HTML report.
+    nodes: int = 0
+    makespan: float = 0.0
+    #: "passed", "failed", "error", "skipped" or "xfailed": the worst phase so far.
+    outcome: str = "passed"
 
     def add(self, source: Any) -> None:
         if not any(s is source for s in self.sources):
@@ -44,6 +55,10 @@ SETTINGS = pytest.StashKey[Settings]()
 STATS = pytest.StashKey[Stats]()
 WRITER: pytest.StashKey[GraphWriter | None] = pytest.StashKey()
 TEST = pytest.StashKey[ItemState]()
+#: The test whose body is running now (set only once the per-test hooks are registered).
+CURRENT: pytest.StashKey[pytest.Item | None] = pytest.StashKey()
+
+_REPORTS = "tcg-reports"
 
 
 def item_state(item: pytest.Item) -> ItemState:
@@ -51,6 +66,16 @@ def item_state(item: pytest.Item) -> ItemState:
     state = item.stash.get(TEST, None)
     if state is None:
         state = item.stash[TEST] = ItemState()
+        ensure_reports(item.config)
     return state
 
 
+def ensure_reports(config: pytest.Config) -> None:
+    """Register the per-test hooks (failure sections, speedup verdicts, Hypothesis
+    examples) the first time a test uses the plugin: a session that never does pays
+    nothing per test."""
+    manager = config.pluginmanager
+    if manager.get_plugin(_REPORTS) is None:
+        from ._reports import TestReports
+
+        manager.register(TestReports(config), _REPORTS)

@@ -31,6 +31,11 @@ class Stats:
     snapshots_written: int = 0
     snapshots_failed: int = 0
     snapshots_passed: int = 0
+    #: One row per test for the HTML report (``--tcg-graph-out``); see ``_reports``.
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    #: Snapshot files the tests compared or wrote, for the unused-snapshot audit.
+    snapshot_used: list[str] = field(default_factory=list)
+    report_file: str | None = None
 
     def add_error(self, message: str) -> None:
         """Count a file that could not be written; keep the first few distinct messages."""
@@ -60,6 +65,8 @@ class Stats:
         self.snapshots_written += other.snapshots_written
         self.snapshots_failed += other.snapshots_failed
         self.snapshots_passed += other.snapshots_passed
+        self.rows.extend(other.rows)
+        self.snapshot_used.extend(other.snapshot_used)
 
     def summary_lines(self) -> list[str]:
         """The lines of the ``tcg`` section (empty when the plugin did nothing to report)."""
@@ -68,6 +75,8 @@ class Stats:
             what = ", ".join(self.formats)
             lines.append(f"graphs: {_plural(self.graph_files, 'file')} ({what}) for "
                          f"{_plural(self.graph_tests, 'test')} saved in {self.graph_dir}")
+        if self.report_file:
+            lines.append(f"report: {self.report_file}")
         if self.format_note and self.graph_files:
             lines.append(self.format_note)
         if self.output_fatal:

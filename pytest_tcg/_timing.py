@@ -13,11 +13,17 @@ that were in flight at once.
 The check passes when the speedup reaches ``min_speedup``, so does the fastest serial
 run over the median parallel run (load only ever slows a run: serial runs slowed by a
 burst of load must not make a serialised pipeline look parallel), and two or more nodes
-were in flight at once. Two findings end the check at once, as no retry could change
+were in flight at once. Three findings end the check at once, as no retry could change
 them: no parallel run ever had two nodes in flight (the run is serialised: a chain, one
-worker, a lock), or the DAG cannot reach ``min_speedup`` with this many workers even in
-an ideal schedule (``tcg_core.simulate`` over the durations measured in the serial
-runs, the best of them, with 10% leeway for noise in those durations). Otherwise a
+worker, the serial executor), the DAG cannot reach ``min_speedup`` with this many
+workers even in an ideal schedule (``tcg_core.simulate`` over the durations measured in
+the serial runs, the best of them, with 10% leeway for noise in those durations), or
+the bodies were in flight together but waited on each other: every parallel run took at
+least 90% of the fastest serial run's time *and* its bodies took at least 1.25x the
+least serial work (a lock, the GIL, one shared CPU). Load on the serial side can only
+hide that finding (it only slows runs), and a body that sleeps or waits on I/O takes as
+long beside others as alone, so a parallel pipeline slowed by load is retried instead.
+Otherwise a
 failed attempt adds ``repeats`` more interleaved pairs and decides again on the medians
 of all runs so far, up to ``attempts`` times: the more samples, the less a burst of load
 can move a median.
@@ -44,6 +50,11 @@ __all__ = ["SpeedupReport", "measure_speedup", "simulated_speedup", "max_in_flig
 #: Below this serial time a wall-clock comparison measures overheads, not the pipeline.
 MIN_SERIAL_SECONDS = 0.005
 _IDEAL_LEEWAY = 0.9
+#: A parallel run at least this fraction of the fastest serial run's time is "as slow".
+_AS_SLOW = 0.9
+#: Bodies taking this much longer together than alone waited on each other (two bodies
+#: behind one lock take 1.5x: the second waits for the first).
+_INFLATED = 1.25
 _DEFAULT_THREADS = 32  # tcg_core's default for executor="threads"
 
 
@@ -249,9 +260,14 @@ def _judge(runs: _Runs, min_speedup: float, label: str, workers: int,
                   "overheads; make nodes wait longer or use assert_simulated_speedup()")
     elif in_flight < 2:
         reason = ("no parallel run ever had two nodes running at once: the run is "
-                  "serialised (a chain, one worker, a lock, or the serial executor)")
+                  "serialised (a chain, one worker, or the serial executor)")
     elif ideal < min_speedup * _IDEAL_LEEWAY:
         reason = f"the DAG allows at most {ideal:.2f}x on {workers} workers, on any machine"
+    elif (contention := _contention(runs)) is not None:
+        reason = ("the bodies ran at once but waited on each other: every parallel run took "
+                  "as long as the fastest serial run, and the bodies took "
+                  f"{contention:.1f}x as long together as alone (a lock, the GIL, one "
+                  "shared CPU or connection)")
     else:
         passed, final = min(speedup, floor) >= min_speedup, False
         reason = f"medians of {len(serial)} interleaved runs each side"
@@ -266,6 +282,31 @@ def _judge(runs: _Runs, min_speedup: float, label: str, workers: int,
         total_work=reference.total_work(), max_in_flight=in_flight, attempts=number,
         floor_speedup=floor, serial_runs=tuple(serial), parallel_runs=tuple(parallel))
     return report, final
+
+
+def _contention(runs: _Runs) -> float | None:
+    """How much longer the bodies took in parallel than serially, when every parallel
+    run was as slow as the fastest serial run and its bodies took clearly longer than
+    in the serial run with the least work (``None`` otherwise).
+
+    Load only ever slows a run, so the fastest serial run and the least serial work are
+    what the pipeline costs alone; comparing with them, load on the serial side can
+    only hide contention, never invent it. Sleeps and I/O take as long beside others as
+    alone, so bodies that grow when run together waited on each other, which no retry
+    can change. A truly parallel pipeline slowed by load fails neither test in every
+    run, and is retried as before.
+    """
+    fastest = min(r.seconds for r in runs.serial)
+    alone = min(r.model.total_work() for r in runs.serial)
+    if alone <= 0:
+        return None
+    ratios = []
+    for parallel in runs.parallel:
+        together = parallel.model.total_work()
+        if parallel.seconds < _AS_SLOW * fastest or together < _INFLATED * alone:
+            return None
+        ratios.append(together / alone)
+    return min(ratios) if ratios else None
 
 
 def max_in_flight(records: Iterable[NodeRecord]) -> int:

@@ -9,17 +9,26 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._config import FORMATS, Settings, parse_dir, parse_executor, parse_formats, parse_workers
-from ._fixtures import MARKER_HELP, tcg_executor, tcg_graph, tcg_resolve, tcg_snapshot
-from ._state import SETTINGS, STATS, WRITER, item_state
+from ._fixtures import (
+    MARKER_HELP,
+    describe_executor,
+    tcg_executor,
+    tcg_graph,
+    tcg_resolve,
+    tcg_session_resolve,
+    tcg_snapshot,
+)
+from ._state import SETTINGS, STATS, WRITER, ensure_reports, item_state
 from ._stats import Stats, add_listener, remove_listener
 
 if TYPE_CHECKING:
+    from ._reports import TestReports
     from ._timing import SpeedupReport
 
 # Every pytest run in an environment with pytest-tcg loads this module: it imports
 # tcg_core, the speedup checks and the diagram writers only when something uses them.
 
-__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_snapshot"]
+__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_session_resolve", "tcg_snapshot"]
 
 _WORKEROUTPUT_KEY = "tcg_stats"
 
@@ -72,13 +81,18 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[WRITER] = writer
             stats.graph_dir = _shown(config, settings.graph_out)
             config.pluginmanager.register(_GraphRecorder(), "tcg-graph-recorder")
+            ensure_reports(config)  # saves the diagrams and keeps the HTML rows
         else:
             stats.output_fatal = problem
 
     def count(report: SpeedupReport) -> None:
+        # Failures are counted by the per-test hooks, once the test's outcome is known.
         stats.speedups.append(report.speedup)
         stats.simulated += report.kind == "simulated"
-        stats.speedup_failures += not report.passed
+        ensure_reports(config)
+        reports: TestReports | None = config.pluginmanager.get_plugin("tcg-reports")
+        if reports is not None:
+            reports.heard(report)
 
     add_listener(count)
     config.add_cleanup(lambda: remove_listener(count))
@@ -93,16 +107,19 @@ def _shown(config: pytest.Config, path: Any) -> str:
         return str(path)
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_report_header"""
     settings = config.stash[SETTINGS]
-    if settings.graph_out is None:
-        return None
-    return f"tcg: graphs to {_shown(config, settings.graph_out)} ({','.join(settings.formats)})"
+    lines = [f"tcg: executor {describe_executor(settings.executor, settings.workers)}"]
+    if settings.graph_out is not None:
+        lines.append(f"tcg: graphs to {_shown(config, settings.graph_out)} "
+                     f"({','.join(settings.formats)})")
+    return lines
 
 
 class _GraphRecorder:
-    """Per-test hooks, registered only with --tcg-graph-out: a run without it pays
-    nothing per test."""
+    """Records what a test body builds, registered only with --tcg-graph-out: a run
+    without it pays nothing per test. ``_reports`` saves the diagram."""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
@@ -120,38 +137,23 @@ class _GraphRecorder:
             if graph.futures:
                 item_state(item).add(graph)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, object, object]:
-        try:
-            return (yield)
-        finally:
-            _save_graphs(item)
-
-
-def _save_graphs(item: pytest.Item) -> None:
-    writer = item.config.stash[WRITER]
-    if writer is None:
-        return
-    stats = item.config.stash[STATS]
-    try:
-        model = item_state(item).model()
-    except Exception as exc:
-        stats.add_error(f"{item.nodeid}: {type(exc).__name__}: {exc}")
-        return
-    if model is None:
-        return
-    written, problems = writer.write(model, item.nodeid)
-    if written:
-        stats.graph_tests += 1
-        stats.graph_files += len(written)
-    for problem in problems:
-        stats.add_error(problem)
-
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     workeroutput = getattr(session.config, "workeroutput", None)
+    config = session.config
     if workeroutput is not None:  # an xdist worker: hand the counts to the controller
-        workeroutput[_WORKEROUTPUT_KEY] = session.config.stash[STATS].to_dict()
+        workeroutput[_WORKEROUTPUT_KEY] = config.stash[STATS].to_dict()
+        return
+    writer = config.stash[WRITER]
+    if writer is not None:  # the controller, or a run without xdist: one page for all
+        from ._html import write_report
+
+        stats = config.stash[STATS]
+        try:
+            path = write_report(writer.directory, stats.rows, session.testscollected)
+            stats.report_file = _shown(config, path)
+        except OSError as exc:
+            stats.add_error(f"index.html: {exc.strerror or exc}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

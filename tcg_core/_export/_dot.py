@@ -29,6 +29,10 @@ _ANCHOR_ATTRS = {"shape": "point", "style": "invis", "width": "0", "height": "0"
 _TIE_ATTRS = {"style": "invis", "minlen": "0"}
 _FAILED = {"color": "#cc0000", "fontcolor": "#990000", "penwidth": "2"}
 _SKIPPED = {"color": "#999999", "fontcolor": "#777777"}
+#: What a cluster looks like unmarked. Graphviz hands a cluster's graph attributes down
+#: to the clusters inside it, so a cluster inside a marked one states these explicitly:
+#: otherwise a healthy step inside a failed parent would be drawn red (or grey, dashed).
+_PLAIN_CLUSTER = {"color": "black", "fontcolor": "black", "penwidth": "1", "style": "solid"}
 
 
 @dataclass
@@ -119,6 +123,7 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
         if members is not None:
             members.extend(boxes[child.id] for child in rec.children or ())
     layout.boxes = [boxes[rec.id] for rec in records if rec.parent is None]
+    _stop_inheritance(layout.boxes)
 
     args: dict[tuple[int, int], list[str]] = {}
     ends: dict[tuple[int, int], tuple[NodeRecord, NodeRecord]] = {}
@@ -139,6 +144,22 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
         tail = f"n{number[src.id]}_end" if src.children else f"n{number[src.id]}"
         layout.edges.append((tail, f"n{number[dst.id]}", attrs))
     return layout
+
+
+def _stop_inheritance(top: list[_Box]) -> None:
+    """Give each cluster inside a marked cluster the plain value of every attribute it
+    would otherwise inherit (leaf nodes inherit nothing from a cluster)."""
+    todo: list[tuple[_Box, frozenset[str]]] = [(box, frozenset()) for box in top]
+    while todo:
+        box, inherited = todo.pop()
+        if box.members is None:
+            continue
+        for name in inherited - box.attrs.keys():
+            box.attrs[name] = _PLAIN_CLUSTER[name]
+        # What this cluster hands down: its attributes that differ from plain.
+        marked = frozenset(name for name, plain in _PLAIN_CLUSTER.items()
+                           if box.attrs.get(name, plain) != plain)
+        todo.extend((member, marked) for member in box.members)
 
 
 def _quote(value: str) -> str:
@@ -162,10 +183,12 @@ def to_dot(graph: object, *, timings: bool = True) -> str:
     argument names are the tooltip); an arrow to or from a cluster ends on the
     cluster's border (``compound=true``, ``lhead``/``ltail`` and invisible anchor nodes
     ``n<k>``/``n<k>_end`` inside the cluster). Failed nodes are red,
-    skipped nodes grey and dashed, and children whose value reaches nothing their
-    parent returned are dashed and noted "(unreturned)". Node names in the text are
-    ``n1``, ``n2``, ... in creation order, so the same graph always gives the same
-    text; ``timings=False`` leaves durations out, so a re-run compares equal too.
+    skipped nodes grey and dashed, and only those: a healthy cluster inside a failed one
+    states plain colours, which Graphviz would otherwise let it inherit. Children whose
+    value reaches nothing their parent returned are dashed and noted "(unreturned)".
+    Node names in the text are ``n1``, ``n2``, ... in creation order, so the same graph
+    always gives the same text; ``timings=False`` leaves durations out, so a re-run
+    compares equal too.
 
     >>> from tcg_core import node, to_dot
     >>> @node

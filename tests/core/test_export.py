@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -656,3 +657,50 @@ def test_unicode_line_separators_never_split_a_diagram_line() -> None:
     for text in (to_dot(future.graph), to_mermaid(future.graph)):
         assert "\u2028" not in text and "\u2029" not in text and "\x85" not in text
         assert "u2028b" in text and "u2029c" in text and "x85d" in text  # shown, escaped
+
+
+@node
+def healthy_step(x: int) -> Any:
+    return inc(x)
+
+
+@node
+def broken_stage(x: int) -> Any:
+    return pair(healthy_step(x), boom(x))
+
+
+def _broken_stage_graph() -> GraphModel:
+    future = broken_stage(1)
+    with pytest.raises(NodeError, match="boom"):
+        future.resolve(executor="serial", keep_going=True)
+    graph: GraphModel = future.graph
+    return graph
+
+
+def test_a_healthy_cluster_inside_a_failed_one_is_not_drawn_failed() -> None:
+    graph = _broken_stage_graph()
+    drawing = Drawing(to_dot(graph))
+    outer = drawing.clusters[drawing.cluster_named("broken_stage")]["attrs"]
+    inner = drawing.clusters[drawing.cluster_named("healthy_step")]["attrs"]
+    assert outer["color"] == "#cc0000"
+    # Graphviz hands cluster attributes down: the healthy one must undo each of them.
+    assert (inner["color"], inner["fontcolor"], inner["penwidth"]) == ("black", "black", "1")
+    assert inner["label"] == "healthy_step"
+    # A cluster that is not inside a marked one states nothing extra.
+    plain = Drawing(to_dot(seed_graph())).clusters
+    assert all(set(c["attrs"]) == {"label"} for c in plain.values())
+    ours, theirs = Drawing(to_dot(graph)), Drawing(to_pydot(graph).to_string())
+    assert ours.clusters == theirs.clusters
+
+
+@needs_dot
+def test_graphviz_draws_only_the_failed_nodes_red() -> None:
+    svg = _render(to_dot(_broken_stage_graph())).stdout.decode()
+    strokes = {}
+    for title, stroke in re.findall(
+            r'<g id="clust\d+" class="cluster">\s*<title>(\w+)</title>\s*<polygon[^>]*'
+            r'stroke="([^"]+)"', svg):
+        strokes[title] = stroke
+    dot = Drawing(to_dot(_broken_stage_graph()))
+    assert strokes[dot.cluster_named("broken_stage")] == "#cc0000"
+    assert strokes[dot.cluster_named("healthy_step")] == "black"

@@ -14,6 +14,14 @@ from typing import Any
 
 import pytest
 
+# The same goes for tcg_core and the plugin's lazily imported modules: a run that
+# imported them first would take its Future class with it, and the next run's assertions
+# would no longer recognise futures made by a fresh copy.
+import pytest_tcg._assertions
+import pytest_tcg._fixture_objects
+import pytest_tcg._reports  # noqa: F401
+import tcg_core  # noqa: F401
+
 #: Written as ``tcgpipes.py`` into each pytester project: module-level nodes, so they
 #: pickle for process workers too.
 PIPES = '''

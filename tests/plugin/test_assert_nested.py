@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -107,3 +108,80 @@ def test_user_sees_the_tree(project: pytest.Pytester, run: RunPytest) -> None:
         "E         ├── minus",
         "E         └── times",
     ])
+
+
+PAGES = """
+from pytest_tcg import assert_nested
+from tcg_core import node
+
+@node
+def parse(page):
+    return page
+
+@node
+def ocr(page):
+    return page
+
+@node
+def layout(page):
+    return page
+
+@node
+def render(page):
+    text = ocr(parse(page)) if page == 1 else parse(page)
+    return layout(text)
+
+@node
+def book(pages):
+    return [render(i) for i in range(pages)]
+
+def test_every_instance(tcg_resolve):
+    f = book(3)
+    assert tcg_resolve(f) == [0, 1, 2]
+    assert_nested(f, {"book": ["render"] * 3, "render": ["parse", "layout"]}, exact=False)
+    assert_nested(f, {"book": ["render"] * 3, "render": ["parse", "layout"]})
+
+def test_instance_by_instance(tcg_resolve):
+    f = book(3)
+    tcg_resolve(f)
+    # Listed in any order: each matches a different render.
+    assert_nested(f, {"book": ["render"] * 3, "render#1": ["parse", "ocr", "layout"],
+                      "render#2": ["parse", "layout"], "render#3": ["layout", "parse"]})
+
+def test_one_more_instance_than_listed(tcg_resolve):
+    f = book(3)
+    tcg_resolve(f)
+    assert_nested(f, {"book": ["render"] * 3, "render#1": ["parse", "layout"],
+                      "render#2": ["parse", "layout"]})
+
+def test_a_listed_instance_that_no_node_matches(tcg_resolve):
+    f = book(3)
+    tcg_resolve(f)
+    assert_nested(f, {"book": ["render"] * 3, "render#1": ["parse", "crop", "layout"],
+                      "render#2": ["parse", "layout"], "render#3": ["parse", "layout"]})
+"""
+
+
+def test_repeated_parents_are_checked_per_instance(project: pytest.Pytester,
+                                                   run_both: RunPytest) -> None:
+    project.makepyfile(test_pages=PAGES)
+    result = run_both()
+    result.assert_outcomes(passed=1, failed=3)
+    text = result.stdout.str()
+    # The plain name says what every render holds: the odd one is named by its path.
+    found = re.findall(r"render \[(\d) of 3\] \(book › render#(\d)\): unexpected children: "
+                       r"ocr", text)
+    assert len(found) == 1 and found[0][0] == found[0][1], text
+    assert "render: not expected" not in text
+    odd = found[0][0]
+    result.stdout.fnmatch_lines([
+        f"E         render [{odd} of 3] (book › render#{odd}): not listed, but has children "
+        "layout, ocr, parse",
+    ])
+    result.stdout.fnmatch_lines([
+        f"E         render#1: no render has these children; the closest, render [{odd} of 3] "
+        f"(book › render#{odd}): missing children: crop; unexpected children: ocr",
+    ])
+    # The tree shows the same instance numbers as the messages.
+    result.stdout.fnmatch_lines([f"E         *── render#{odd}", "E         *── layout",
+                                 "E         *── ocr"])

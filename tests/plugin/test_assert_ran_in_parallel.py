@@ -104,7 +104,8 @@ def test_serial_run_fails_with_a_timeline() -> None:
                         r"at \d\.\d{3} s", lines[4]), lines[4]
     assert lines[5] == "  at most 1 of them were running at once"
     assert lines[6].startswith("  they all ran on one worker (")
-    assert lines[6].endswith("): was the executor serial, or max_workers=1?")
+    assert lines[6].endswith("), the calling thread: the serial executor, or a resolve() "
+                             "inside a node's body (which runs its graph inline)")
 
 
 def test_two_workers_can_run_two_of_three() -> None:
@@ -154,3 +155,86 @@ def test_user_sees_the_timeline(project: pytest.Pytester, run: RunPytest) -> Non
         "E         nap    0.0* s ->   0.0* s  on *MainThread",
         "E         nap started at 0.0* s, after nap had ended at 0.0* s",
     ])
+
+
+# -- the cause the graph shows ---------------------------------------------------------
+
+CAUSES = """
+import threading
+import time
+import pytest
+from pytest_tcg import assert_ran_in_parallel
+from tcg_core import Graph, node
+
+@node
+def load():
+    time.sleep(0.01)
+    return 1
+
+@node
+def parse(x):
+    time.sleep(0.01)
+    return x
+
+@node
+def check(x):
+    time.sleep(0.01)
+    return x
+
+@node
+def stage(x):
+    return check(x)
+
+_lock = threading.Lock()
+
+@node
+def locked(i):
+    with _lock:
+        time.sleep(0.02)
+    return i
+
+@pytest.mark.tcg(workers=8)
+def test_a_data_dependency_on_a_pool_of_8(tcg_graph):
+    parse(load())
+    tcg_graph.resolve()
+    assert_ran_in_parallel(tcg_graph, "load", "parse")
+
+@pytest.mark.tcg(workers=8)
+def test_through_nesting(tcg_graph):
+    stage(parse(load()))
+    tcg_graph.resolve()
+    assert_ran_in_parallel(tcg_graph, "load", "check")
+
+@pytest.mark.tcg(workers=1)
+def test_one_worker(tcg_graph):
+    load(), load()
+    tcg_graph.resolve()
+    assert_ran_in_parallel(tcg_graph, "load")
+
+@pytest.mark.tcg(workers=2)
+def test_a_lock_overlaps(tcg_graph):
+    # Overlap proves the bodies were in flight at once, not that they made progress:
+    # these wait on one lock and still overlap (assert_parallel_speedup tells them apart).
+    locked(1), locked(2)
+    tcg_graph.resolve()
+    assert_ran_in_parallel(tcg_graph, "locked")
+"""
+
+
+def test_the_message_names_the_real_cause(project: pytest.Pytester,
+                                          run_both: RunPytest) -> None:
+    project.makepyfile(test_causes=CAUSES)
+    result = run_both()
+    result.assert_outcomes(passed=1, failed=3)
+    text = result.stdout.str()
+    result.stdout.fnmatch_lines([
+        "E         parse cannot start before load ends, on any executor: parse takes load"])
+    result.stdout.fnmatch_lines([
+        "E         check cannot start before load ends, on any executor: parse takes load; "
+        "stage takes parse; check is created by stage's body"])
+    result.stdout.fnmatch_lines([
+        "E         they all ran on one worker (*tcg-test*) and the run used no other: a pool "
+        "of one worker (max_workers=1, --tcg-workers=1)?"])
+    # The old guess is gone from the data-dependency case: its pool had 8 workers.
+    assert text.count("they all ran on one worker") == 1
+    assert "was the executor serial" not in text

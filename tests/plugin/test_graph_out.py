@@ -47,17 +47,23 @@ STEMS = ["test_graphs--test_body_futures", "test_graphs--test_recorded_without_f
 
 
 def _files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
+    """The diagram files in ``folder`` (the HTML report has tests of its own)."""
+    return sorted(p.name for p in folder.iterdir() if p.name != "index.html")
 
 
 def test_one_file_per_test_with_graphs(project: pytest.Pytester, run_both: RunPytest) -> None:
     project.makepyfile(test_graphs=TESTS)
     result = run_both("--tcg-graph-out=graphs", "--tcg-graph-format=svg,mmd")
     result.assert_outcomes(passed=8, failed=1)
-    expected = sorted(stem + ext for stem in STEMS for ext in (".svg", ".mmd"))
+    failing = "test_graphs--test_failing_test_gets_a_diagram_too"
+    # A failing test also gets its JSON and trace, for the forensics.
+    expected = sorted([*(stem + ext for stem in STEMS for ext in (".svg", ".mmd")),
+                       failing + ".json", failing + ".trace.json"])
     assert _files(project.path / "graphs") == expected  # no temporary files left over
+    assert (project.path / "graphs" / "index.html").is_file()
     result.stdout.fnmatch_lines(["*- tcg -*",
-                                 "graphs: 16 files (svg, mmd) for 8 tests saved in graphs"])
+                                 "graphs: 18 files (svg, mmd) for 8 tests saved in graphs",
+                                 "report: graphs/index.html"])
     svg = (project.path / "graphs" / "test_graphs--test_body_futures.svg").read_text()
     assert svg.lstrip().startswith(("<?xml", "<svg")) and "_add" in svg
 

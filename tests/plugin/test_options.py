@@ -83,3 +83,27 @@ def test_parse_functions() -> None:
     for bad in ("", " , "):
         with pytest.raises(pytest.UsageError, match="no format given"):
             parse_formats(bad)
+
+
+@pytest.mark.parametrize(("args", "header"), [
+    ((), "tcg: executor threads, 32 workers"),
+    (("--tcg-executor=serial",), "tcg: executor serial, 1 worker"),
+    (("--tcg-executor=processes", "--tcg-workers=3"), "tcg: executor processes, 3 workers"),
+    (("--tcg-workers=8",), "tcg: executor threads, 8 workers"),
+])
+def test_the_header_names_the_executor_and_workers(project: pytest.Pytester,
+                                                   run_both: RunPytest,
+                                                   args: tuple[str, ...], header: str) -> None:
+    project.makepyfile(test_show=SHOW_EXECUTOR)
+    result = run_both(*args)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([header])
+    assert sum(line.startswith("tcg: executor") for line in result.stdout.lines) == 1
+
+
+def test_the_header_follows_the_ini_keys(project: pytest.Pytester, run: RunPytest) -> None:
+    project.makepyfile(test_show=SHOW_EXECUTOR)
+    project.makeini("[pytest]\ntcg_executor = processes\ntcg_workers = 2\n")
+    result = run("--tcg-graph-out=graphs", "--tcg-graph-format=mmd")
+    result.stdout.fnmatch_lines(["tcg: executor processes, 2 workers",
+                                 "tcg: graphs to graphs (mmd)"])

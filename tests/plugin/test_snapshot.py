@@ -214,3 +214,82 @@ def test_one(tcg_snapshot):
     result = run("--tcg-snapshot-update")
     result.assert_outcomes(passed=1)
     assert run().ret == 0
+
+
+CORRUPTIONS = {
+    "not_utf8": (b"\xff\xfe{}", "not UTF-8 text: byte 0 is 0xff"),
+    "tree_list": (b'{"pytest-tcg snapshot": 1, "tree": [], "edges": []}',
+                  "'tree' must be an object of objects"),
+    "tree_entry": (b'{"pytest-tcg snapshot": 1, "tree": {"inc": 3}, "edges": []}',
+                   "'tree' entry 'inc' must be an object, not int"),
+    "edge_pair": (b'{"pytest-tcg snapshot": 1, "tree": {}, "edges": [["a", "b"]]}',
+                  "'edges' must be a list of [[]producer, consumer, argument[]] strings"),
+    "deep": (b'{"pytest-tcg snapshot": 1, "tree": ' + b'{"x": ' * 100_000 + b"{}"
+             + b"}" * 100_000 + b', "edges": []}', "nested too deeply to read"),
+    "folder": (None, "a folder, not a file"),
+}
+CORRUPT = "from tcgpipes import inc\n" + "".join(
+    f"\ndef test_{name}(tcg_snapshot):\n    tcg_snapshot(inc(1))\n"
+    for name in ["fine", *CORRUPTIONS])
+
+
+def test_a_corrupt_snapshot_fails_its_test_alone(project: pytest.Pytester, run: RunPytest,
+                                                 run_both: RunPytest) -> None:
+    project.makepyfile(test_snap=CORRUPT)
+    run("--tcg-snapshot-update").assert_outcomes(passed=7)
+    folder = project.path / "__tcg_snapshots__" / "test_snap"
+    for name, (content, _) in CORRUPTIONS.items():
+        path = folder / f"test_{name}.json"
+        path.unlink()
+        if content is None:
+            (path / "inner").mkdir(parents=True)
+        else:
+            path.write_bytes(content)
+    result = run_both()
+    result.assert_outcomes(passed=1, failed=6)
+    for name, (_, problem) in CORRUPTIONS.items():
+        result.stdout.fnmatch_lines([
+            f"*graph snapshot __tcg_snapshots__/test_snap/test_{name}.json is unreadable "
+            f"({problem}); delete it or run pytest with --tcg-snapshot-update to rewrite it"])
+    assert "Traceback" not in result.stdout.str() and "RecursionError" not in result.stdout.str()
+    run("--tcg-snapshot-update").stdout.fnmatch_lines(["snapshots: 1 matched, 6 written*"])
+    assert all((folder / f"test_{name}.json").is_file() for name in CORRUPTIONS)
+    run().assert_outcomes(passed=7)
+
+
+def test_names_with_the_path_separator_are_stored_exactly(project: pytest.Pytester,
+                                                         run: RunPytest,
+                                                         run_both: RunPytest) -> None:
+    project.makepyfile(test_names="""
+        import os
+        from tcg_core import node
+
+        NAME = os.environ.get("NODE_NAME", "load › parse")
+
+        @node
+        def leaf(x):
+            return x
+
+        @node(name=NAME)
+        def step(x):
+            return leaf(x)
+
+        @node(name="load")
+        def load(x):
+            return x
+
+        def test_names(tcg_resolve, tcg_snapshot):
+            tcg_resolve(step(1), load(1))
+            tcg_snapshot()
+    """)
+    run("--tcg-snapshot-update").assert_outcomes(passed=1)
+    path = project.path / "__tcg_snapshots__" / "test_names" / "test_names.json"
+    assert json.loads(path.read_text(encoding="utf-8"))["tree"] == {
+        "load": {}, "load \\› parse": {"leaf": {}}}
+    run_both().assert_outcomes(passed=1)
+    for renamed in ("parse", "load › parse#1", "load\\ › parse"):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("NODE_NAME", renamed)
+            result = run()
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["graph structure differs from snapshot *"])

@@ -36,8 +36,7 @@ def test_counts_from_all_workers(project: pytest.Pytester, run_both: RunPytest) 
     result.stdout.fnmatch_lines([
         "*- tcg -*",
         "graphs: 20 files (mmd, json) for 10 tests saved in graphs",
-        "speedup checks: 4 run (0 measured, 4 simulated), 1 failed, smallest 1.00x, median "
-        "1.25x",
+        "speedup checks: 4 run (0 measured, 4 simulated), smallest 1.00x, median 1.25x",
         "snapshots: 0 matched, 6 written, 0 failed",
     ])
 
@@ -66,3 +65,56 @@ def test_merge_adds_worker_counts() -> None:
         "3.00x",
         "snapshots: 0 matched, 2 written, 1 failed",
     ]
+
+
+VERDICTS = """
+import pytest
+from pytest_tcg import SpeedupAssertionError, assert_simulated_speedup
+from tcgpipes import add, inc
+
+def build():
+    return add(inc(1), inc(2))
+
+def test_expected_to_miss():
+    with pytest.raises(SpeedupAssertionError):
+        assert_simulated_speedup(build, 2.0, workers=1, weight="unit")
+
+@pytest.mark.xfail(reason="one worker cannot speed anything up", strict=True)
+def test_xfail_miss():
+    assert_simulated_speedup(build, 2.0, workers=1, weight="unit")
+
+def test_passing_check_then_another_failure():
+    assert_simulated_speedup(build, 1.0, workers=2, weight="unit")
+    assert 1 == 2
+
+def test_escaped_miss():
+    assert_simulated_speedup(build, 2.0, workers=1, weight="unit")
+
+def test_miss_wrapped_in_another_error():
+    try:
+        assert_simulated_speedup(build, 2.0, workers=1, weight="unit")
+    except AssertionError as exc:
+        raise RuntimeError("pipeline too slow") from exc
+"""
+
+
+def test_a_check_counts_as_failed_only_when_it_failed_its_test(
+        project: pytest.Pytester, run_both: RunPytest) -> None:
+    project.makepyfile(test_verdicts=VERDICTS)
+    result = run_both()
+    result.assert_outcomes(passed=1, failed=3, xfailed=1)
+    result.stdout.fnmatch_lines([
+        "speedup checks: 5 run (0 measured, 5 simulated), 2 failed, smallest 1.00x, median "
+        "1.00x"])
+
+
+def test_a_green_run_reports_no_failed_checks(project: pytest.Pytester,
+                                              run_both: RunPytest) -> None:
+    project.makepyfile(test_verdicts=VERDICTS)
+    result = run_both("-k", "expected or xfail")
+    result.assert_outcomes(passed=1, xfailed=1)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["speedup checks: 2 run (0 measured, 2 simulated), smallest "
+                                 "1.00x, median 1.00x"])
+    assert not [line for line in result.stdout.lines if line.startswith("speedup checks")
+                and "failed" in line]
