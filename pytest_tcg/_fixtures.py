@@ -108,18 +108,20 @@ def create_executor(choice: ExecutorChoice) -> tuple[Any, Callable[[], None] | N
     name, workers = choice.executor, choice.workers
     if name == "serial":
         return "serial", None
+    if name == "threads":
+        # The engine's own threads executor, as a plain resolve() uses: tests run what
+        # users run (its daemon threads are shared and exit when idle: nothing to close).
+        from tcg_core import ThreadsExecutor
+
+        return ThreadsExecutor(max_workers=workers or DEFAULT_THREADS), None
     import concurrent.futures  # only when a test asks for a pool
 
-    if name == "threads":
-        pool: concurrent.futures.Executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers or DEFAULT_THREADS, thread_name_prefix="tcg-test")
-        return pool, _shutdown(pool)
     if name == "processes":
         # forkserver: forking a process that runs threads is unsafe.
         method = "forkserver" if sys.platform.startswith("linux") else None
         import multiprocessing  # only when a test asks for processes
 
-        pool = concurrent.futures.ProcessPoolExecutor(
+        pool: concurrent.futures.Executor = concurrent.futures.ProcessPoolExecutor(
             max_workers=workers or default_workers("processes"),
             mp_context=multiprocessing.get_context(method))
         return pool, _shutdown(pool)

@@ -168,12 +168,12 @@ def _parallel_executor(executor: Any, workers: int | None) -> tuple[Any, bool, s
     check, started by the warm-up run, so the runs time the pipeline rather than starting
     workers (on a busy machine a new thread or process waits its turn for a CPU, while one
     that sleeps on the pool's queue is woken at once)."""
+    if executor == "threads":  # the engine's own threads executor, as users get it
+        from tcg_core import ThreadsExecutor
+
+        return ThreadsExecutor(max_workers=workers or _DEFAULT_THREADS), False, "threads"
     import concurrent.futures
 
-    if executor == "threads":
-        return concurrent.futures.ThreadPoolExecutor(
-            max_workers=workers or _DEFAULT_THREADS, thread_name_prefix="tcg-speedup"), \
-            True, "threads"
     if executor == "processes":
         import multiprocessing
 
@@ -191,7 +191,7 @@ def _worker_count(executor: Any, workers: int | None, runs: _Runs) -> int:
         return workers
     if executor == "serial":
         return 1
-    size = getattr(executor, "_max_workers", None)
+    size = getattr(executor, "max_workers", None) or getattr(executor, "_max_workers", None)
     if isinstance(size, int):
         return size
     nodes = len(runs.serial[-1].model.nodes) if runs.serial else 1

@@ -233,7 +233,7 @@ def test_the_message_names_the_real_cause(project: pytest.Pytester,
         "E         check cannot start before load ends, on any executor: parse takes load; "
         "stage takes parse; check is created by stage's body"])
     result.stdout.fnmatch_lines([
-        "E         they all ran on one worker (*tcg-test*) and the run used no other: a pool "
+        "E         they all ran on one worker (*tcg-worker*) and the run used no other: a pool "
         "of one worker (max_workers=1, --tcg-workers=1)?"])
     # The old guess is gone from the data-dependency case: its pool had 8 workers.
     assert text.count("they all ran on one worker") == 1

@@ -50,7 +50,7 @@ def test_fixtures_that_use_it_record_too(project: pytest.Pytester, run: RunPytes
 
 @pytest.mark.parametrize(("args", "worker"), [
     (("--tcg-executor=serial",), "MainThread"),
-    ((), "tcg-test"),
+    ((), "tcg-worker"),
 ])
 def test_resolve_uses_the_test_executor(project: pytest.Pytester, run: RunPytest,
                                         args: tuple[str, ...], worker: str) -> None:

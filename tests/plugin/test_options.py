@@ -16,7 +16,8 @@ SHOW_EXECUTOR = """
             return executor
         kind = "processes" if isinstance(executor, concurrent.futures.ProcessPoolExecutor) \\
             else "threads"
-        return f"{kind}:{executor._max_workers}"
+        workers = getattr(executor, "max_workers", None) or executor._max_workers
+        return f"{kind}:{workers}"
 
     def test_show(tcg_executor):
         print("EXECUTOR", describe(tcg_executor))
