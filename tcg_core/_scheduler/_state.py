@@ -2,7 +2,7 @@
 
 Every field of a run is declared here with what it means. The cold parts of the
 scheduler (``_sharing``, ``_stopping``, ``_priority``) read and change these fields, and
-ask for a node's next transition by queueing an action on ``todo``; only ``_run``
+ask for a node's next transition by queueing an action on ``todo``; only ``_lifecycle``
 performs transitions. So every state change goes through one function per transition,
 and no part calls back into the loop recursively.
 """
@@ -63,7 +63,7 @@ class RunState:
 
     #: outcomes from workers and notices from other resolves, one shape (``Event``)
     events: SimpleQueue[Event] = field(default_factory=SimpleQueue)
-    #: follow-up actions, worked off by ``Run.drain`` without recursion
+    #: follow-up actions, worked off by ``Lifecycle.drain`` without recursion
     todo: deque[tuple[int, NodeRecord, Any]] = field(default_factory=deque)
     #: ready nodes, used as a stack (depth-first) while there are no priorities
     ready: deque[NodeRecord] = field(default_factory=deque)
