@@ -83,7 +83,7 @@ class _Extra:
     """The fields of a record that most nodes never use, kept out of the record itself
     so a pending node stays small for memory and for the garbage collector."""
 
-    __slots__ = ("attempt_errors", "children", "parent", "result", "returned")
+    __slots__ = ("attempt_errors", "children", "order", "parent", "result", "returned")
 
     def __init__(self) -> None:
         #: the node whose body created this one
@@ -96,6 +96,8 @@ class _Extra:
         self.result: Any = None
         #: the errors of earlier attempts, oldest first (``retries=``)
         self.attempt_errors: list[BaseException] | None = None
+        #: the position its body started at in a shuffled run (1 first), else None
+        self.order: int | None = None
 
 
 class NodeRecord:
@@ -105,7 +107,8 @@ class NodeRecord:
     (the node whose body created this one, or ``None``), ``children``, ``state`` (see
     ``NodeState``), ``inputs`` (records this node consumes), ``input_names`` (the
     argument each came through), ``start``/``end`` (``time.perf_counter()`` of the body),
-    ``worker``, ``error``, ``attempt_errors`` (earlier attempts' errors), ``returned``
+    ``worker``, ``error``, ``attempt_errors`` (earlier attempts' errors), ``order`` (where a
+    shuffled run started it), ``returned``
     (``False`` for a child its parent created but did not return), ``attempts`` and
     ``value``. Values live on the node's ``Future``, so they are released as soon as
     nothing needs them; ``value`` reaches them while it lives.
@@ -286,6 +289,17 @@ class NodeRecord:
         """The errors of the attempts before the latest one, oldest first."""
         extra = self._extra
         return list(extra.attempt_errors or ()) if extra is not None else []
+
+    @property
+    def order(self) -> int | None:
+        """The position (1 first) at which a ``ShuffledExecutor`` run started this node's
+        body, or ``None`` when no shuffled run started it."""
+        extra = self._extra
+        return extra.order if extra is not None else None
+
+    @order.setter
+    def order(self, value: int | None) -> None:
+        self._more().order = value
 
     @property
     def value(self) -> Any:

@@ -111,8 +111,10 @@ class RunState:
     label: str = field(default_factory=worker_name)
 
     def __post_init__(self) -> None:
-        #: priorities matter only where bodies compete for workers
-        self.ordered = self.adapter.workers > 1 and not self.adapter.inline
+        #: priorities matter only where bodies compete for workers, and an adapter
+        #: with its own ``pick`` (a shuffled run) chooses without them
+        self.ordered = (self.adapter.workers > 1 and not self.adapter.inline
+                        and self.adapter.pick is None)
 
     def queue_ready(self, rec: NodeRecord) -> None:
         """Put a ready node in the queue that fits the run's policy."""
