@@ -17,6 +17,7 @@ from ._errors import (
                       NodeFailures,
                       NodeTimeoutError,
                       RecursionDepthError,
+                      ReplacementError,
                       ResolveCancelled,
                       SerializationError,
                       TcgError,
@@ -27,6 +28,7 @@ from ._graph import GraphModel
 from ._node import Node, NodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
 from ._record import NodeRecord, NodeState
+from ._scheduler import Override, override
 from ._simulate import Schedule, simulate
 
 # The exporters load on first use: ``import tcg_core`` stays cheap (the pytest plugin
@@ -58,8 +60,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
     "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "simulate", "Schedule",
+    "override", "Override",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
-    "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
+    "RecursionDepthError", "ReplacementError", "CycleError", "SerializationError",
+    "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save",
 ]

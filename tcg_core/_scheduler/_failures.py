@@ -12,6 +12,7 @@ import reprlib
 from .._errors import (
     DependencyError,
     NodeError,
+    ReplacementError,
     ResolveCancelled,
     SerializationError,
     TcgError,
@@ -105,4 +106,4 @@ def explain_pool_failure(rec: NodeRecord, exc: BaseException) -> BaseException:
 def not_retried(exc: BaseException) -> bool:
     """Failures a retry cannot mend: the node could not be sent, or the resolve was
     cancelled under it."""
-    return isinstance(exc, (SerializationError, ResolveCancelled))
+    return isinstance(exc, (SerializationError, ResolveCancelled, ReplacementError))

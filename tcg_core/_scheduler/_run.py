@@ -121,9 +121,10 @@ class Run(Lifecycle):
     def serial_loop(self) -> None:
         """The serial executor's loop: every body inline, depth-first."""
         ready, todo, start, run_inline = self.ready, self.todo, self.start, self.run_inline
+        overrides = self.overrides
         while ready and not self.stopped and not self.in_flight:
             rec = ready.pop()
-            spec = rec.spec
+            spec = rec.spec if overrides is None else overrides.spec_for(rec)
             if spec.timeout is None and rec.state == READY:  # start()'s serial case
                 run_inline(rec, spec)
             else:
