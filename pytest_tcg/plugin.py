@@ -18,6 +18,7 @@ from ._fixtures import (
     tcg_session_resolve,
     tcg_snapshot,
 )
+from ._mock import tcg_mock
 from ._state import SETTINGS, STATS, WRITER, ensure_reports, item_state
 from ._stats import Stats, add_listener, remove_listener
 
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 # Every pytest run in an environment with pytest-tcg loads this module: it imports
 # tcg_core, the speedup checks and the diagram writers only when something uses them.
 
-__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_session_resolve", "tcg_snapshot"]
+__all__ = ["tcg_executor", "tcg_graph", "tcg_mock", "tcg_resolve", "tcg_session_resolve",
+           "tcg_snapshot"]
 
 _WORKEROUTPUT_KEY = "tcg_stats"
 
