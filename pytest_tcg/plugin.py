@@ -21,6 +21,7 @@ from ._fixtures import (
 from ._mock import tcg_mock
 from ._state import SETTINGS, STATS, WRITER, ensure_reports, item_state
 from ._stats import Stats, add_listener, remove_listener
+from ._unused import SnapshotAudit
 
 if TYPE_CHECKING:
     from ._reports import TestReports
@@ -100,6 +101,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(lambda: remove_listener(count))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(stats), "tcg-xdist")
+    config.pluginmanager.register(SnapshotAudit(config, stats, settings.snapshot_update),
+                                  "tcg-snapshot-audit")
 
 
 def _shown(config: pytest.Config, path: Any) -> str:
