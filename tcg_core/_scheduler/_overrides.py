@@ -206,7 +206,19 @@ class Overrides:
 
 
 class Override:
-    """Replacements for nodes, active inside ``with``; made by :func:`override`."""
+    """Replacements for nodes, active inside ``with``; made by :func:`override`.
+
+    >>> from tcg_core import node, override
+    >>> @node
+    ... def load(name):
+    ...     raise OSError("no such table")
+    >>> o = override({"load": ["row"]})
+    >>> with o:
+    ...     load("users").resolve()
+    ['row']
+    >>> o.calls("load"), o.unused()
+    ([call('users')], [])
+    """
 
     def __init__(self, replacements: Mapping[Any, Any]) -> None:
         if not isinstance(replacements, Mapping):
