@@ -14,7 +14,7 @@ from weakref import ref as _weakref
 
 from ._errors import PATH_SEPARATOR
 
-__all__ = ["Handle", "NodeRecord", "NodeState", "describe_chain"]
+__all__ = ["PLAIN_CALL", "Handle", "NodeRecord", "NodeState", "describe_chain"]
 
 _ids = itertools.count(1)
 
@@ -57,6 +57,26 @@ class Handle:
     def _get(self) -> Any:
         """The value this handle stands for (an item future reads its base's)."""
         return self._value
+
+
+class _PlainCall:
+    """The keyword arguments of a call recorded by the build fast path: no keywords,
+    and every positional argument a plain future. One shared, falsy object, so the
+    scheduler can read a call's values without checking each argument."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "PLAIN_CALL"
+
+    def __reduce__(self) -> str:
+        return "PLAIN_CALL"
+
+
+PLAIN_CALL: Any = _PlainCall()
 
 
 class _Extra:
@@ -135,7 +155,7 @@ class NodeRecord:
         #: the call's positional arguments (a tuple, or a lone future argument as
         #: itself); None once the node finished
         self._args = args
-        #: the call's keyword arguments, or None
+        #: the call's keyword arguments, None, or PLAIN_CALL (plain futures only)
         self._kwargs = kwargs
         #: the resolve that owns the node while it is claimed and unfinished, else None
         self._run: Any = None

@@ -2,9 +2,11 @@
 
 Every field of a run is declared here with what it means. The cold parts of the
 scheduler (``_sharing``, ``_stopping``, ``_priority``) read and change these fields, and
-ask for a node's next transition by queueing an action on ``todo``; only ``_run``
-performs transitions. So every state change goes through one function per transition,
-and no part calls back into the loop recursively.
+ask for a node's next transition by queueing an action on ``todo``. Transitions are the
+methods of ``_lifecycle.Lifecycle``, plus the two that only stopping needs:
+``_stopping.release`` (a stopped run lets go of a node) and ``_sharing._orphan`` (a
+forked child takes a node over). So every state change goes through one function per
+transition, and no part calls back into the loop recursively.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ class RunState:
 
     #: outcomes from workers and notices from other resolves, one shape (``Event``)
     events: SimpleQueue[Event] = field(default_factory=SimpleQueue)
-    #: follow-up actions, worked off by ``Run.drain`` without recursion
+    #: follow-up actions, worked off by ``Lifecycle.drain`` without recursion
     todo: deque[tuple[int, NodeRecord, Any]] = field(default_factory=deque)
     #: ready nodes, used as a stack (depth-first) while there are no priorities
     ready: deque[NodeRecord] = field(default_factory=deque)
