@@ -100,7 +100,8 @@ class SessionResolver(Resolver):
     session-scoped, Hypothesis' health check for function-scoped fixtures never fires."""
 
     def __init__(self, config: pytest.Config) -> None:
-        super().__init__(None, lambda: None)
+        super().__init__(None, lambda: None,
+                         check_mutation=config.stash[SETTINGS].check_mutation)
         self._config = config
         self._pools: dict[tuple[Any, int | None], tuple[Any, Callable[[], None] | None]] = {}
 
@@ -114,6 +115,12 @@ class SessionResolver(Resolver):
 
         item = self._test()
         settings = self._config.stash[SETTINGS]
+        if settings.shuffle is not None and item is not None:  # as tcg_executor does
+            from tcg_core import ShuffledExecutor
+
+            from ._config import test_seed
+
+            return ShuffledExecutor(seed=test_seed(settings.shuffle, item.nodeid))
         choice = choose_executor(item, settings) if item is not None else ExecutorChoice(
             settings.executor or "threads", settings.workers, "--tcg-executor")
         key = (choice.executor if isinstance(choice.executor, str) else id(choice.executor),

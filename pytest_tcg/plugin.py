@@ -80,7 +80,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--tcg-check-mutation", dest="tcg_check_mutation", action="store_true",
         default=False,
-        help="Resolve with check_mutation=True in tcg_resolve and tcg_graph: a node whose "
+        help="Resolve with check_mutation=True in tcg_resolve, tcg_session_resolve and "
+             "tcg_graph: a node whose "
              "body changes one of its arguments fails (ini: tcg_check_mutation).")
     parser.addini("tcg_shuffle", "Seed (or 'random') for --tcg-shuffle.", default="")
     parser.addini("tcg_check_mutation", "true to turn on --tcg-check-mutation.", default="")
@@ -144,7 +145,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     else:
         lines = [f"tcg: executor {describe_executor(settings.executor, settings.workers)}"]
     if settings.check_mutation:
-        lines.append("tcg: check_mutation on (tcg_resolve, tcg_graph)")
+        lines.append("tcg: check_mutation on (tcg_resolve, tcg_session_resolve, tcg_graph)")
     if settings.graph_out is not None:
         lines.append(f"tcg: graphs to {_shown(config, settings.graph_out)} "
                      f"({','.join(settings.formats)})")

@@ -54,12 +54,12 @@ class ShuffledExecutor:
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"ShuffledExecutor(): seed must be an int, got "
                             f"{type(seed).__name__} {seed!r:.40}")
-        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) \
-                or not 0 <= jitter < float("inf"):
-            raise (TypeError if not isinstance(jitter, (int, float)) or isinstance(jitter, bool)
-                   else ValueError)(
-                f"ShuffledExecutor(): jitter must be a finite number of seconds >= 0, got "
-                f"{type(jitter).__name__} {jitter!r:.40}")
+        problem = f"ShuffledExecutor(): jitter must be a finite number of seconds >= 0, " \
+                  f"got {type(jitter).__name__} {jitter!r:.40}"
+        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)):
+            raise TypeError(problem)
+        if not 0 <= jitter < float("inf"):  # NaN fails this too
+            raise ValueError(problem)
         self.seed = seed  #: chooses the order; the same seed gives the same order
         self.jitter = float(jitter)  #: the longest sleep around a body, in seconds
 

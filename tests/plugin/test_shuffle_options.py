@@ -136,3 +136,19 @@ def test_a_bad_ini_flag_is_refused(project: pytest.Pytester, run: RunPytest) -> 
     project.makeini("[pytest]\ntcg_shuffle = soon\n")
     result = run()
     result.stderr.fnmatch_lines(["*ini key tcg_shuffle = 'soon': --tcg-shuffle: expected*"])
+
+
+def test_the_session_resolver_follows_both_options(project: pytest.Pytester,
+                                                   run: RunPytest) -> None:
+    project.makepyfile(test_session="""
+        from tcg_core import ShuffledExecutor
+        from test_mut import append_to, fresh, pair
+
+        def test_session(tcg_session_resolve):
+            assert isinstance(tcg_session_resolve.executor, ShuffledExecutor)
+            shared = fresh()
+            tcg_session_resolve(pair(append_to(shared, "a"), append_to(shared, "b")))
+    """, test_mut=MUTATING)
+    result = run("--tcg-shuffle=3", "--tcg-check-mutation", "test_session.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*InputMutationError: node 'append_to'*"])
