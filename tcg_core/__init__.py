@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._errors import (
                       CycleError,
                       DependencyError,
+                      InputMutationError,
                       NodeError,
                       NodeFailures,
                       NodeTimeoutError,
@@ -22,7 +23,7 @@ from ._errors import (
                       SerializationError,
                       TcgError,
 )
-from ._executors import ThreadsExecutor
+from ._executors import ShuffledExecutor, ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
 from ._node import Node, NodeFunction, node
@@ -59,11 +60,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
-    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "simulate", "Schedule",
-    "override", "Override",
+    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "ShuffledExecutor",
+    "simulate", "Schedule", "override", "Override",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
-    "RecursionDepthError", "ReplacementError", "CycleError", "SerializationError",
-    "ResolveCancelled",
+    "InputMutationError", "ReplacementError",
+    "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save",
 ]
