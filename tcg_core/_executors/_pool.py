@@ -113,7 +113,7 @@ class ProcessAdapter(PoolAdapter):
         if getattr(spec, "_tcg_replaced", False):
             # A test double (override): ship the replacement itself. The node would go by
             # reference, and the worker would import and run the real body.
-            return spec.func.shipped(args, kwargs)
+            return spec.shipped(args, kwargs)
         # The NodeFunction pickles by reference; run_body unwraps it in the worker.
         if id(spec) not in self._checked:
             try:

@@ -172,3 +172,21 @@ def test_replacements_travel_to_dask_workers(client: Any) -> None:
     assert sorted(o.calls(O.fetch)) == [call("a"), call("b")]
     assert sorted(rec.name for rec in graph.nodes if rec.replaced) == [
         "fetch", "fetch", "score", "score"]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_overrides_and_check_mutation_work_together(executor: str) -> None:
+    with override({O.fetch: O.fake_fetch}) as o:
+        assert resolve(O.parse(O.fetch("u")), executor=executor,
+                       check_mutation=True) == (["u", "row"],)
+    assert o.calls(O.fetch) == [call("u")]
+
+
+@pytest.mark.parametrize("jitter", [0.0, 0.001], ids=["serial-order", "jittered-threads"])
+def test_overrides_apply_under_a_shuffled_executor(jitter: float) -> None:
+    from tcg_core import ShuffledExecutor
+
+    with override({"fetch": O.fake_fetch, O.score: 1.0}) as o:
+        assert resolve(O.etl(["a", "b", "c"]), executor=ShuffledExecutor(3, jitter)) == (
+            [1.0, 1.0, 1.0],)
+    assert sorted(o.calls(O.fetch)) == [call("a"), call("b"), call("c")]
