@@ -10,22 +10,26 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ._cache import CacheWarning, cache_dir
+from ._callbacks import Callback, CallbackWarning
 from ._errors import (
-                      CycleError,
-                      DependencyError,
-                      NodeError,
-                      NodeFailures,
-                      NodeTimeoutError,
-                      RecursionDepthError,
-                      ResolveCancelled,
-                      SerializationError,
-                      TcgError,
+    CycleError,
+    DependencyError,
+    NodeError,
+    NodeFailures,
+    NodeTimeoutError,
+    RecursionDepthError,
+    ResolveCancelled,
+    SerializationError,
+    TcgError,
 )
 from ._executors import ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
-from ._node import Node, NodeFunction, node
+from ._logs import LogCallback
+from ._node import Node, NodeFunction, PureNodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
+from ._progress import ProgressBar, progress
 from ._record import NodeRecord, NodeState
 from ._simulate import Schedule, simulate
 
@@ -61,5 +65,6 @@ __all__ = [
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
     "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
-    "to_chrome_trace", "save",
+    "to_chrome_trace", "save", "Callback", "CallbackWarning", "LogCallback", "ProgressBar",
+    "progress", "CacheWarning", "cache_dir", "PureNodeFunction",
 ]

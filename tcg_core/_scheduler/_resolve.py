@@ -10,12 +10,16 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from .._callbacks import Callback, Observers, active_callbacks, observing
 from .._context import inside_body
 from .._errors import NodeFailures, TcgError
 from .._executors import make_adapter
+from .._logs import VerboseCallback, logging_callback
 from .._options import ResolveOptions
+from .._progress import ProgressBar
 from .._record import Handle, NodeState
 from ._failures import node_error
+from ._observed import ObservedRun
 from ._run import Run
 from ._sharing import generation
 
@@ -31,19 +35,42 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     # A body that resolves inside its worker runs the inner graph right there: it
     # cannot take a second worker from a pool it is itself occupying.
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
-    run = Run(adapter, options, nested, generation())
-    with _collector_paused(not nested):
-        try:
-            run.execute(records)
-        except BaseException:
-            run.shut_down(cancel=True)
-            raise
-    run.shut_down(cancel=bool(run.failures))
+    callbacks = _callbacks_of(options)
+    if callbacks is None and not options.cache and not observing():
+        run = Run(adapter, options, nested, generation())
+    else:  # observed or cached: the same loop with its hooks (see _observed)
+        run = ObservedRun(adapter, options, nested, generation())
+        run.observers = Observers(callbacks or ())
+        run.observers.emit("on_resolve_start")
+    try:
+        with _collector_paused(not nested):
+            try:
+                run.execute(records)
+            except BaseException:
+                run.shut_down(cancel=True)
+                raise
+        run.shut_down(cancel=bool(run.failures))
+    finally:
+        if run.observers is not None:
+            run.observers.emit("on_resolve_end")
     if run.failures:
         if options.keep_going:
             raise NodeFailures(run.failures)
         raise run.failures[0]
     return [_value_of(h) for h in handles]
+
+
+def _callbacks_of(options: ResolveOptions) -> list[Callback] | None:
+    """Every callback this resolve calls, or ``None``: none (one list test when unused)."""
+    found: list[Callback] = [*active_callbacks(), *options.callbacks]
+    if options.progress:
+        found.append(ProgressBar())
+    log = logging_callback()
+    if log is not None:
+        found.append(log)
+    if observing():
+        found.append(VerboseCallback())
+    return found or None
 
 
 def _value_of(handle: Handle) -> Any:
