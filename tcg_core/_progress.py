@@ -8,6 +8,7 @@ failures so far. By default it draws only when its stream is a terminal.
 
 from __future__ import annotations
 
+import os
 import sys
 from time import perf_counter
 from typing import Any, TextIO
@@ -60,9 +61,12 @@ class ProgressBar(Callback):
         if self._bar is None:
             from tqdm import tqdm  # loaded only by resolves that draw a bar
 
-            self._bar = tqdm(total=self.known, desc="tcg", unit="node",
-                             file=self.file if self.file is not None else sys.stderr,
-                             disable=False if self.always else None, dynamic_ncols=True)
+            file = self.file if self.file is not None else sys.stderr
+            # A pseudo-terminal nobody sized reports 0 columns: tqdm would draw nothing.
+            sized = _columns(file) > 0
+            self._bar = tqdm(total=self.known, desc="tcg", unit="node", file=file,
+                             disable=False if self.always else None, dynamic_ncols=sized,
+                             ncols=None if sized else 80)
 
     def on_resolve_end(self) -> None:
         self._depth -= 1
@@ -109,6 +113,13 @@ class ProgressBar(Callback):
         if self.failed:
             parts.append(f"failed: {self.failed}")
         self._bar.set_postfix_str(" | ".join(parts), refresh=False)
+
+
+def _columns(file: TextIO) -> int:
+    try:
+        return os.get_terminal_size(file.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def progress(*, file: TextIO | None = None, always: bool = False) -> ProgressBar:

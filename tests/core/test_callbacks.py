@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tcg_core import Callback, CallbackWarning, NodeFailures, node, resolve
+from tcg_core import Callback, CallbackWarning, NodeError, NodeFailures, node, resolve
 from tests.core import _nodes_for_cache as C
 
 pytestmark = pytest.mark.timeout(120)
@@ -153,7 +153,7 @@ def test_failures_are_logged(caplog: pytest.LogCaptureFixture) -> None:
     def boom() -> int:
         raise ValueError("no")
 
-    with caplog.at_level(logging.INFO, logger="tcg_core"), pytest.raises(Exception):
+    with caplog.at_level(logging.INFO, logger="tcg_core"), pytest.raises(NodeError):
         boom().resolve("serial")
     assert any("failed boom" in r.getMessage() and "ValueError: no" in r.getMessage()
                for r in caplog.records)
