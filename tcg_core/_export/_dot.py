@@ -29,6 +29,7 @@ _ANCHOR_ATTRS = {"shape": "point", "style": "invis", "width": "0", "height": "0"
 _TIE_ATTRS = {"style": "invis", "minlen": "0"}
 _FAILED = {"color": "#cc0000", "fontcolor": "#990000", "penwidth": "2"}
 _SKIPPED = {"color": "#999999", "fontcolor": "#777777"}
+_CACHED = {"color": "#1f5fbf", "peripheries": "2", "fillcolor": "#e0ecff"}
 #: What a cluster looks like unmarked. Graphviz hands a cluster's graph attributes down
 #: to the clusters inside it, so a cluster inside a marked one states these explicitly:
 #: otherwise a healthy step inside a failed parent would be drawn red (or grey, dashed).
@@ -95,6 +96,8 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
             lines.append("(skipped)")
         if "unreturned" in mark:
             lines.append("(unreturned)")
+        if "cached" in mark:
+            lines.append("(cached)")
         attrs: dict[str, str] = {"label": "\n".join(lines)}
         styles: list[str] = []
         if "failed" in mark:
@@ -108,6 +111,10 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
             if not rec.children:
                 styles.append("filled")
                 attrs["fillcolor"] = "#f0f0f0"
+        elif "cached" in mark:  # read from the result cache: a double, blue outline
+            attrs.update(_CACHED)
+            if not rec.children:
+                styles.append("filled")
         if "unreturned" in mark and "dashed" not in styles:
             styles.append("dashed")
         if styles:

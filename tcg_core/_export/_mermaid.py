@@ -13,6 +13,8 @@ _CLASS_DEFS = {
     "unreturned": "stroke-dasharray:5 5",
 }
 
+_CACHED_STYLE = "fill:#e0ecff,stroke:#1f5fbf,stroke-width:3px"
+
 # Characters Mermaid would read as syntax or markup inside a quoted label, as its
 # ``#code;`` entities (``#`` first, since every replacement starts with it).
 _ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;"}
@@ -74,6 +76,8 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
             parts.append("(skipped)")
         if "unreturned" in mark:
             parts.append("(unreturned)")
+        if "cached" in mark:
+            parts.append("(cached)")
         return '"' + "<br>".join(parts) + '"'
 
     # A stack of records to write and of "end" lines, so deep nesting needs no recursion.
@@ -98,7 +102,9 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
             seen.add((src.id, dst.id))
             out.append(f"  n{number[src.id]} --> n{number[dst.id]}")
     out.extend(f"  classDef {name} {style}" for name, style in _CLASS_DEFS.items())
-    for name in _CLASS_DEFS:
+    if any(rec.cached for rec in records):  # only then, so other diagrams stay as they were
+        out.append(f"  classDef cached {_CACHED_STYLE}")
+    for name in (*_CLASS_DEFS, "cached"):
         members = [f"n{number[rec.id]}" for rec in records if name in marks[rec.id]]
         if members:
             out.append(f"  class {','.join(members)} {name}")
