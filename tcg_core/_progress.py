@@ -14,6 +14,7 @@ from time import perf_counter
 from typing import Any, TextIO
 
 from ._callbacks import Callback
+from ._options import check_seconds
 from ._record import NodeRecord
 
 __all__ = ["ProgressBar", "progress"]
@@ -26,7 +27,8 @@ class ProgressBar(Callback):
     """A ``Callback`` that draws a live bar of every resolve it sees.
 
     ``file`` is the stream (default ``sys.stderr``); ``always=True`` draws even when it
-    is not a terminal (by default nothing is printed then). Nested and overlapping
+    is not a terminal (by default nothing is printed then); ``delay`` (seconds) shows
+    the bar only once a resolve has run that long. Nested and overlapping
     resolves share one bar, closed when the last one ends.
 
     >>> import io
@@ -42,12 +44,14 @@ class ProgressBar(Callback):
     ''
     """
 
-    def __init__(self, *, file: TextIO | None = None, always: bool = False) -> None:
+    def __init__(self, *, file: TextIO | None = None, always: bool = False,
+                 delay: float = 0.0) -> None:
         if not isinstance(always, bool):
             raise TypeError(f"progress(): always must be True or False, got "
                             f"{type(always).__name__} {always!r}")
         self.file = file
         self.always = always
+        self.delay = check_seconds("progress()", "delay", delay, allow_zero=True)
         self.known = 0  #: nodes known so far
         self.finished = 0  #: done, failed or skipped
         self.failed = 0  #: failed so far
@@ -66,7 +70,7 @@ class ProgressBar(Callback):
             sized = _columns(file) > 0
             self._bar = tqdm(total=self.known, desc="tcg", unit="node", file=file,
                              disable=False if self.always else None, dynamic_ncols=sized,
-                             ncols=None if sized else 80)
+                             ncols=None if sized else 80, delay=self.delay)
 
     def on_resolve_end(self) -> None:
         self._depth -= 1
@@ -122,11 +126,12 @@ def _columns(file: TextIO) -> int:
         return 0
 
 
-def progress(*, file: TextIO | None = None, always: bool = False) -> ProgressBar:
+def progress(*, file: TextIO | None = None, always: bool = False,
+             delay: float = 0.0) -> ProgressBar:
     """A progress bar for every resolve inside ``with progress():`` (see ``ProgressBar``).
 
     >>> from tcg_core import progress
     >>> isinstance(progress(), ProgressBar)
     True
     """
-    return ProgressBar(file=file, always=always)
+    return ProgressBar(file=file, always=always, delay=delay)
