@@ -50,7 +50,10 @@ class ObservedRun(Run):
                 return
             self.observers.emit("on_start", rec)
             self.announced = rec
-        super().start(rec)
+        try:
+            super().start(rec)
+        finally:  # it went to a worker, or run_inline took the announcement
+            self.announced = None
 
     def run_inline(self, rec: NodeRecord, spec: Any) -> None:
         if self.announced is rec:  # start() already announced (and looked it up)
@@ -67,11 +70,12 @@ class ObservedRun(Run):
 
     def finish(self, rec: NodeRecord, state: str) -> None:
         key = self.cache_keys.pop(rec, None) if self.cache_keys else None
-        if key is not None and state == DONE:
-            handle = rec._future
-            if handle is not None:
-                save(key, handle._get(), rec.name, rec.path)
+        handle = rec._future
         super().finish(rec, state)
+        if key is not None and state == DONE and handle is not None:
+            # After the node is final: a store that raises (a warning turned into an
+            # error) cannot leave it half-way.
+            save(key, handle._get(), rec.name, rec.path)
         if state == DONE:
             self.observers.emit("on_finish", rec)
         elif state == FAILED:
