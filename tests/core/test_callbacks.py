@@ -206,3 +206,37 @@ def test_a_plain_resolve_runs_the_unobserved_loop() -> None:
         "assert made\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_resolves_nested_in_worker_threads_call_a_with_callback_one_at_a_time() -> None:
+    """Bodies on several workers resolve inner graphs (each on its own worker thread):
+    a ``with cb:`` callback sees all of them, never two calls at once."""
+    import time
+
+    class Exclusive(Callback):
+        def __init__(self) -> None:
+            self.inside = 0
+            self.overlaps = 0
+            self.threads: set[int] = set()
+            self.finished = 0
+
+        def on_finish(self, record: Any) -> None:
+            self.inside += 1
+            if self.inside > 1:
+                self.overlaps += 1
+            self.threads.add(threading.get_ident())
+            time.sleep(0.001)  # widens the window a concurrent call would fall into
+            self.finished += 1
+            self.inside -= 1
+
+    @node
+    def inner_resolve(i: int) -> int:
+        return int(C.inc(C.inc(i)).resolve("serial"))
+
+    watch = Exclusive()
+    with watch:
+        assert resolve(*[inner_resolve(i) for i in range(6)], executor="threads",
+                       max_workers=3, inline_tiny=False) == tuple(range(2, 8))
+    assert watch.finished == 6 + 12
+    assert len(watch.threads) > 1  # nested resolves called it from their workers
+    assert watch.overlaps == 0
