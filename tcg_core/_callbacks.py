@@ -13,7 +13,7 @@ import threading
 import warnings
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from ._record import NodeRecord
 
@@ -24,6 +24,8 @@ __all__ = ["EVENTS", "Callback", "CallbackWarning", "Observers", "active_callbac
 EVENTS = ("on_add", "on_start", "on_retry", "on_cache_hit", "on_finish", "on_fail",
           "on_skip")
 _BRACKETS = ("on_resolve_start", "on_resolve_end")
+
+_C = TypeVar("_C", bound="Callback")
 
 _active: list[Callback] = []
 _active_lock = threading.Lock()
@@ -110,7 +112,7 @@ class Callback:
     def on_skip(self, record: NodeRecord) -> None:
         """``record`` was skipped: one of its inputs failed."""
 
-    def __enter__(self) -> Callback:
+    def __enter__(self: _C) -> _C:
         with _active_lock:
             _active.append(self)
         return self
