@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._assertions import (
+        OrderAssertionError,
         SpeedupAssertionError,
         assert_graph_shape,
         assert_nested,
+        assert_order_independent,
         assert_parallel_speedup,
         assert_ran_in_parallel,
         assert_simulated_speedup,
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "assert_graph_shape", "assert_nested", "assert_ran_in_parallel",
     "assert_parallel_speedup", "assert_simulated_speedup", "SpeedupReport",
-    "SpeedupAssertionError",
+    "SpeedupAssertionError", "assert_order_independent", "OrderAssertionError",
 ]
 
 

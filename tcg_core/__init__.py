@@ -13,17 +13,18 @@ from typing import TYPE_CHECKING, Any
 from ._cache import CacheWarning, cache_dir
 from ._callbacks import Callback, CallbackWarning
 from ._errors import (
-    CycleError,
-    DependencyError,
-    NodeError,
-    NodeFailures,
-    NodeTimeoutError,
-    RecursionDepthError,
-    ResolveCancelled,
-    SerializationError,
-    TcgError,
+                      CycleError,
+                      DependencyError,
+                      InputMutationError,
+                      NodeError,
+                      NodeFailures,
+                      NodeTimeoutError,
+                      RecursionDepthError,
+                      ResolveCancelled,
+                      SerializationError,
+                      TcgError,
 )
-from ._executors import ThreadsExecutor
+from ._executors import ShuffledExecutor, ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
 from ._logs import LogCallback
@@ -61,8 +62,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
-    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "simulate", "Schedule",
+    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "ShuffledExecutor",
+    "simulate", "Schedule",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
+    "InputMutationError",
     "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save", "Callback", "CallbackWarning", "LogCallback", "ProgressBar",

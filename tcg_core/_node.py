@@ -13,7 +13,7 @@ from ._callbacks import need_observing
 from ._context import RecordingFrame, current_frame
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
-from ._record import Handle, NodeRecord
+from ._record import PLAIN_CALL, Handle, NodeRecord
 from ._values import CONTAINERS, scan_futures
 
 __all__ = ["Node", "NodeFunction", "PureNodeFunction", "make_node_function", "node"]
@@ -150,8 +150,8 @@ class NodeFunction(Generic[R]):
                           or self._labels_for_count(len(args)))
                 # A lone future is kept as itself: a tuple per node would be one more
                 # object for every full GC collection to rescan while the graph grows.
-                record = NodeRecord(self, args[0] if len(args) == 1 else args, None, None,
-                                    labels)
+                record = NodeRecord(self, args[0] if len(args) == 1 else args, PLAIN_CALL,
+                                    None, labels)
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:

@@ -30,6 +30,7 @@ class RunKeywords(TypedDict, total=False):
     keep_going: bool
     max_depth: int
     inline_tiny: bool
+    check_mutation: bool
     callbacks: Any
     progress: bool
     cache: bool
@@ -136,6 +137,7 @@ class ResolveOptions:
     keep_going: bool = False  #: finish every branch a failure does not touch
     max_depth: int = DEFAULT_MAX_DEPTH  #: how deep nodes may nest
     inline_tiny: bool = True  #: run nodes measured to take microseconds inline
+    check_mutation: bool = False  #: fail a node whose body changed one of its arguments
     callbacks: tuple[Callback, ...] = ()  #: observers of this resolve (``Callback``)
     progress: bool = False  #: show a live progress bar on a terminal
     cache: bool = False  #: use the result cache for nodes that do not say otherwise
@@ -159,6 +161,8 @@ class ResolveOptions:
             max_depth=check_int(where, "max_depth", options.get("max_depth", DEFAULT_MAX_DEPTH),
                                 low=1),
             inline_tiny=check_bool(where, "inline_tiny", options.get("inline_tiny", True)),
+            check_mutation=check_bool(where, "check_mutation",
+                                      options.get("check_mutation", False)),
             callbacks=check_callbacks(where, options.get("callbacks")),
             progress=check_bool(where, "progress", options.get("progress", False)),
             cache=check_bool(where, "cache", options.get("cache", False)),

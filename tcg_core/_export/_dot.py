@@ -84,6 +84,8 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
         k = number[rec.id]
         mark = marks[rec.id]
         lines = [rec.name]
+        if rec.order is not None:  # the position a shuffled run started it at
+            lines.append(f"order {rec.order}")
         if rec.children:
             if "failed" in mark:
                 lines.append("(failed)")

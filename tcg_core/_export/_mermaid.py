@@ -66,6 +66,8 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
     def label(rec: NodeRecord) -> str:
         mark = marks[rec.id]
         parts = [_text(rec.name)]
+        if rec.order is not None:  # the position a shuffled run started it at
+            parts.append(f"order {rec.order}")
         if not rec.children and timings and rec.duration is not None \
                 and "skipped" not in mark:
             parts.append(format_seconds(rec.duration))

@@ -11,6 +11,7 @@ import reprlib
 
 from .._errors import (
     DependencyError,
+    InputMutationError,
     NodeError,
     ResolveCancelled,
     SerializationError,
@@ -60,6 +61,8 @@ def node_error(rec: NodeRecord) -> NodeError:
     """The user-facing error for a failed or skipped node, cause chained; with retries,
     every earlier attempt's error is listed too (and kept on ``attempt_errors``)."""
     cause = rec.error
+    if isinstance(cause, InputMutationError):  # already names the node: raised as it is
+        return cause
     if cause is None:
         cause = TcgError(f"{_where(rec)} is {rec.state}")
     if rec.state == NodeState.SKIPPED or isinstance(cause, DependencyError):

@@ -342,7 +342,7 @@ class Lifecycle(RunState):
         if extra is not None:
             extra.result = None
         if rec._inputs is None:  # the graph keeps its edges once the arguments are gone
-            rec._inputs = tuple([f._record for f in rec._args])
+            rec._inputs = rec.inputs
         rec._args = rec._kwargs = None
         self.unfinished -= 1
         consumers, rec._consumers = rec._consumers, None

@@ -36,10 +36,9 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     # cannot take a second worker from a pool it is itself occupying.
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
     callbacks = _callbacks_of(options)
-    if callbacks is None and not options.cache and not observing():
-        run = Run(adapter, options, nested, generation())
-    else:  # observed or cached: the same loop with its hooks (see _observed)
-        run = ObservedRun(adapter, options, nested, generation())
+    observed = callbacks is not None or options.cache or observing()
+    run = _run_class(options, observed)(adapter, options, nested, generation())
+    if observed:  # the same loop with its hooks (see _observed)
         run.observers = Observers(callbacks or ())
         run.observers.emit("on_resolve_start")
     try:
@@ -71,6 +70,23 @@ def _callbacks_of(options: ResolveOptions) -> list[Callback] | None:
     if observing():
         found.append(VerboseCallback())
     return found or None
+
+
+_observed_checked: type[Run] | None = None
+
+
+def _run_class(options: ResolveOptions, observed: bool) -> type[Run]:
+    """The loop this resolve runs: ``Run``, or a subclass with the hooks it asked for."""
+    global _observed_checked
+    if options.check_mutation:  # the checked run only when asked: the default pays nothing
+        from ._mutation import CheckedRun
+
+        if not observed:
+            return CheckedRun
+        if _observed_checked is None:
+            _observed_checked = type("ObservedCheckedRun", (ObservedRun, CheckedRun), {})
+        return _observed_checked
+    return ObservedRun if observed else Run
 
 
 def _value_of(handle: Handle) -> Any:

@@ -240,3 +240,10 @@ def test_resolves_nested_in_worker_threads_call_a_with_callback_one_at_a_time() 
     assert watch.finished == 6 + 12
     assert len(watch.threads) > 1  # nested resolves called it from their workers
     assert watch.overlaps == 0
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads"])
+def test_callbacks_and_check_mutation_work_together(executor: str) -> None:
+    rec = Recorder()
+    assert C.inc(C.inc(1)).resolve(executor, callbacks=[rec], check_mutation=True) == 3
+    assert rec.count("start") == rec.count("finish") == 2
