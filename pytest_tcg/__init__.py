@@ -1,8 +1,9 @@
 """pytest-tcg: test computation-graph pipelines with pytest.
 
 The plugin (``pytest_tcg.plugin``, loaded through the ``pytest11`` entry point ``tcg``)
-adds the fixtures ``tcg_graph``, ``tcg_resolve``, ``tcg_executor`` and ``tcg_snapshot``,
-the marker ``@pytest.mark.tcg(executor=..., workers=...)`` and the ``--tcg-*`` options.
+adds the fixtures ``tcg_graph``, ``tcg_resolve``, ``tcg_executor``, ``tcg_snapshot`` and
+``tcg_mock``, the marker ``@pytest.mark.tcg(executor=..., workers=...)`` and the
+``--tcg-*`` options.
 The assertions below work with or without it. Hypothesis strategies live in
 ``pytest_tcg.strategies``.
 

@@ -30,8 +30,10 @@ from ._fixtures import (
 )
 from ._longruns import add_options as add_long_run_options
 from ._longruns import configure as configure_long_runs
+from ._mock import tcg_mock
 from ._state import SETTINGS, STATS, WRITER, ensure_reports, item_state
 from ._stats import Stats, add_listener, remove_listener
+from ._unused import SnapshotAudit
 
 if TYPE_CHECKING:
     from ._reports import TestReports
@@ -40,7 +42,8 @@ if TYPE_CHECKING:
 # Every pytest run in an environment with pytest-tcg loads this module: it imports
 # tcg_core, the speedup checks and the diagram writers only when something uses them.
 
-__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_session_resolve", "tcg_snapshot"]
+__all__ = ["tcg_executor", "tcg_graph", "tcg_mock", "tcg_resolve", "tcg_session_resolve",
+           "tcg_snapshot"]
 
 _WORKEROUTPUT_KEY = "tcg_stats"
 
@@ -125,6 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(lambda: remove_listener(count))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(stats), "tcg-xdist")
+    config.pluginmanager.register(SnapshotAudit(config, stats, settings.snapshot_update),
+                                  "tcg-snapshot-audit")
 
 
 def _shown(config: pytest.Config, path: Any) -> str:

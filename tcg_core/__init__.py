@@ -20,6 +20,7 @@ from ._errors import (
                       NodeFailures,
                       NodeTimeoutError,
                       RecursionDepthError,
+                      ReplacementError,
                       ResolveCancelled,
                       SerializationError,
                       TcgError,
@@ -32,6 +33,7 @@ from ._node import Node, NodeFunction, PureNodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
 from ._progress import ProgressBar, progress
 from ._record import NodeRecord, NodeState
+from ._scheduler import Override, override
 from ._simulate import Schedule, simulate
 
 # The exporters load on first use: ``import tcg_core`` stays cheap (the pytest plugin
@@ -63,10 +65,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
     "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "ShuffledExecutor",
-    "simulate", "Schedule",
+    "simulate", "Schedule", "override", "Override",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
-    "InputMutationError",
-    "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
+    "InputMutationError", "RecursionDepthError", "ReplacementError", "CycleError",
+    "SerializationError", "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save", "Callback", "CallbackWarning", "LogCallback", "ProgressBar",
     "progress", "CacheWarning", "cache_dir", "PureNodeFunction",

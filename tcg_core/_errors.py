@@ -75,5 +75,9 @@ class SerializationError(TcgError):
     """A node's function, arguments or result could not be sent to another process."""
 
 
+class ReplacementError(TcgError, TypeError):
+    """A node's replacement (``override``) cannot accept the call the graph makes."""
+
+
 class ResolveCancelled(TcgError):
     """The resolve was stopped (the executor shut down under it)."""

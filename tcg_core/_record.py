@@ -83,8 +83,8 @@ class _Extra:
     """The fields of a record that most nodes never use, kept out of the record itself
     so a pending node stays small for memory and for the garbage collector."""
 
-    __slots__ = ("attempt_errors", "cached", "children", "order", "parent", "result",
-                 "returned")
+    __slots__ = ("attempt_errors", "cached", "children", "order", "parent", "replaced",
+                 "result", "returned")
 
     def __init__(self) -> None:
         #: the node whose body created this one
@@ -101,6 +101,8 @@ class _Extra:
         self.cached = False
         #: the position its body started at in a shuffled run (1 first), else None
         self.order: int | None = None
+        #: a test double ran instead of the body (``tcg_core.override``)
+        self.replaced = False
 
 
 class NodeRecord:
@@ -286,6 +288,16 @@ class NodeRecord:
     @returned.setter
     def returned(self, value: bool) -> None:
         self._more().returned = value
+
+    @property
+    def replaced(self) -> bool:
+        """``True`` when a replacement (``tcg_core.override``) ran instead of the body."""
+        extra = self._extra
+        return extra.replaced if extra is not None else False
+
+    @replaced.setter
+    def replaced(self, value: bool) -> None:
+        self._more().replaced = value
 
     @property
     def attempt_errors(self) -> list[BaseException]:

@@ -13,6 +13,7 @@ from .._errors import (
     DependencyError,
     InputMutationError,
     NodeError,
+    ReplacementError,
     ResolveCancelled,
     SerializationError,
     TcgError,
@@ -108,4 +109,4 @@ def explain_pool_failure(rec: NodeRecord, exc: BaseException) -> BaseException:
 def not_retried(exc: BaseException) -> bool:
     """Failures a retry cannot mend: the node could not be sent, or the resolve was
     cancelled under it."""
-    return isinstance(exc, (SerializationError, ResolveCancelled))
+    return isinstance(exc, (SerializationError, ResolveCancelled, ReplacementError))

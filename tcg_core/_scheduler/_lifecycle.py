@@ -86,7 +86,7 @@ class Lifecycle(RunState):
         """ready → running: run the body inline, or hand it to a worker."""
         if rec.state != READY:
             return  # skipped (or released) while it was queued
-        spec = rec.spec
+        spec = rec.spec if self.overrides is None else self.overrides.spec_for(rec)
         if spec.timeout is None and (self.adapter.inline or is_tiny(self, spec)):
             self.run_inline(rec, spec)
             return

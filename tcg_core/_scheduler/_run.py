@@ -124,9 +124,10 @@ class Run(Lifecycle):
         pick = self.adapter.pick
         # A bound pop costs what ready.pop() did: the default order stays as fast.
         pop = ready.pop if pick is None else lambda: pick(ready)
+        overrides = self.overrides
         while ready and not self.stopped and not self.in_flight:
             rec = pop()
-            spec = rec.spec
+            spec = rec.spec if overrides is None else overrides.spec_for(rec)
             if spec.timeout is None and rec.state == READY:  # start()'s serial case
                 run_inline(rec, spec)
             else:

@@ -24,6 +24,7 @@ from .._executors import Adapter
 from .._options import ResolveOptions
 from .._record import NodeRecord, NodeState
 from ._failures import dependency_error
+from ._overrides import Overrides, current
 
 __all__ = ["CHILD_FAILED", "COMPLETE", "EXTERNAL", "MAYBE_READY", "SKIP", "Event", "RunState",
            "notify"]
@@ -111,6 +112,8 @@ class RunState:
     observers: Any = None
     #: the worker label of the resolve's own thread
     label: str = field(default_factory=worker_name)
+    #: the test doubles active when the run was created (``override``); None: none
+    overrides: Overrides | None = field(default_factory=current)
 
     def __post_init__(self) -> None:
         #: priorities matter only where bodies compete for workers, and an adapter

@@ -256,3 +256,15 @@ def test_the_cache_works_on_dask(cache: Path, runs: Path) -> None:
     finally:
         cluster.close()
     assert C.runs_of(runs, "square") == 1
+
+
+def test_a_replaced_cached_node_runs_its_double_and_stores_nothing(cache: Path,
+                                                                   runs: Path) -> None:
+    from tcg_core import override
+
+    assert C.square(str(runs), 5).resolve("serial") == 25  # stored
+    with override({C.square: lambda r, x: -1}):
+        assert C.square(str(runs), 5).resolve("serial") == -1  # the double, not the cache
+        assert C.square(str(runs), 6).resolve("serial") == -1
+    fresh = C.square(str(runs), 6)
+    assert fresh.resolve("serial") == 36 and not fresh.node.cached  # the fake was not kept
