@@ -11,6 +11,10 @@ Engines, all driven by the same loop (``_shapes.drive``):
 * ``tcg-serial``, ``tcg-threads``: ``tcg_core.resolve(*sinks, executor=...)`` with a node
   function already measured by earlier runs (so tiny nodes run inline), and
   ``tcg-threads-cold``: a fresh node function every run (nothing measured yet).
+* ``tcg-callback``, ``tcg-progress``, ``tcg-cache-hit``: ``tcg-serial`` with a callback
+  that counts finished nodes, with a progress bar (drawn into a buffer), and with
+  ``cache=True`` after a warm-up stored every value (each node a cache hit); the
+  ``tcg-serial`` column is the callbacks-off row.
 * ``tcg-checked``: ``tcg-serial`` with ``check_mutation=True`` (the arguments are ints,
   which are not fingerprinted: the check's fixed cost per node); ``tcg-shuffled``: a
   ``ShuffledExecutor`` (the seeded random pick). The check's cost per argument size is
@@ -51,7 +55,8 @@ FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 DASK_SIZES = (1_000, 10_000)
 DASK_FULL_SIZES = (1_000, 3_000, 10_000)
 ENGINES = ("python", "lazy", "columnar", "pool", "tcg-serial", "tcg-threads", "tcg-threads-cold",
-           "tcg-checked", "tcg-shuffled", "dask-sync", "dask-threads")
+           "tcg-checked", "tcg-shuffled", "tcg-callback", "tcg-progress", "tcg-cache-hit",
+           "dask-sync", "dask-threads")
 #: Argument sizes (ints in one list) for the check_mutation cost table.
 CHECKED_SIZES = (10, 1_000, 100_000)
 
@@ -113,6 +118,53 @@ def _tcg(executor: Any, fresh: bool, **options: Any) -> Runner:
         built = time.perf_counter()
         tcg_core.resolve(*[out[i] for i in sink_idx], executor=executor, **options)
         return {"build": built - started, "resolve": time.perf_counter() - built}
+
+    return run
+
+
+def _tcg_observed(kind: str) -> Runner:
+    """``tcg-serial`` with a callback, a progress bar, or every node a cache hit."""
+    import io
+    import os
+    import tempfile
+
+    import tcg_core
+
+    warm = tcg_core.node(name="noop")(_noop)
+
+    class Counting(tcg_core.Callback):
+        finished = 0
+
+        def on_finish(self, record: Any) -> None:
+            self.finished += 1
+
+    # resolve(cache=True), not @node(cache=True): a cached node function would put every
+    # later resolve of this process (the other engines' too) on the observing loop.
+    folder = tempfile.mkdtemp(prefix="tcg-bench-cache-")
+
+    def run(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+        options: dict[str, Any] = {"executor": "serial"}
+        if kind == "callback":
+            options["callbacks"] = [Counting()]
+        elif kind == "cache":
+            options["cache"] = True
+        previous = os.environ.get("TCG_CACHE_DIR")
+        os.environ["TCG_CACHE_DIR"] = folder
+        try:
+            started = time.perf_counter()
+            out = _shapes.drive(spec, warm)
+            built = time.perf_counter()
+            if kind == "progress":
+                with tcg_core.progress(file=io.StringIO(), always=True):
+                    tcg_core.resolve(*[out[i] for i in sink_idx], **options)
+            else:
+                tcg_core.resolve(*[out[i] for i in sink_idx], **options)
+            return {"build": built - started, "resolve": time.perf_counter() - built}
+        finally:
+            if previous is None:
+                del os.environ["TCG_CACHE_DIR"]
+            else:
+                os.environ["TCG_CACHE_DIR"] = previous
 
     return run
 
@@ -211,12 +263,16 @@ class _Bench:
             "tcg-threads-cold": _tcg("threads", fresh=True),
             "tcg-checked": _tcg("serial", fresh=False, check_mutation=True),
             "tcg-shuffled": _tcg(_shuffled(), fresh=False),
+            "tcg-callback": _tcg_observed("callback"),
+            "tcg-progress": _tcg_observed("progress"),
+            "tcg-cache-hit": _tcg_observed("cache"),
         }
         self.cells: list[_Cell] = []
         self.history: dict[tuple[str, str], list[tuple[int, float]]] = {}
 
     def max_size(self, engine: str) -> int:
-        if engine in ("pool", "tcg-threads-cold", "tcg-checked", "tcg-shuffled"):
+        if engine in ("pool", "tcg-threads-cold", "tcg-checked", "tcg-shuffled",
+                      "tcg-cache-hit"):
             # The hand-off baseline and the cold variant change little with size: keep the
             # default run short, measure them at 100k with --full.
             return 100_000 if self.options.full else 10_000

@@ -28,6 +28,8 @@ from ._fixtures import (
     tcg_session_resolve,
     tcg_snapshot,
 )
+from ._longruns import add_options as add_long_run_options
+from ._longruns import configure as configure_long_runs
 from ._mock import tcg_mock
 from ._state import SETTINGS, STATS, WRITER, ensure_reports, item_state
 from ._stats import Stats, add_listener, remove_listener
@@ -85,6 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "body changes one of its arguments fails (ini: tcg_check_mutation).")
     parser.addini("tcg_shuffle", "Seed (or 'random') for --tcg-shuffle.", default="")
     parser.addini("tcg_check_mutation", "true to turn on --tcg-check-mutation.", default="")
+    add_long_run_options(group)
     parser.addini("tcg_graph_out", "Folder for --tcg-graph-out (relative to the ini file).",
                   default="")
     parser.addini("tcg_graph_format", "Formats for --tcg-graph-format.", default="")
@@ -94,6 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    configure_long_runs(config)
     settings = Settings.from_config(config)
     stats = Stats(formats=list(settings.formats), format_note=settings.format_note)
     config.stash[SETTINGS] = settings

@@ -10,6 +10,8 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ._cache import CacheWarning, cache_dir
+from ._callbacks import Callback, CallbackWarning
 from ._errors import (
                       CycleError,
                       DependencyError,
@@ -26,8 +28,10 @@ from ._errors import (
 from ._executors import ShuffledExecutor, ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
-from ._node import Node, NodeFunction, node
+from ._logs import LogCallback
+from ._node import Node, NodeFunction, PureNodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
+from ._progress import ProgressBar, progress
 from ._record import NodeRecord, NodeState
 from ._scheduler import Override, override
 from ._simulate import Schedule, simulate
@@ -66,5 +70,6 @@ __all__ = [
     "InputMutationError", "RecursionDepthError", "ReplacementError", "CycleError",
     "SerializationError", "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
-    "to_chrome_trace", "save",
+    "to_chrome_trace", "save", "Callback", "CallbackWarning", "LogCallback", "ProgressBar",
+    "progress", "CacheWarning", "cache_dir", "PureNodeFunction",
 ]

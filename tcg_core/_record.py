@@ -83,8 +83,8 @@ class _Extra:
     """The fields of a record that most nodes never use, kept out of the record itself
     so a pending node stays small for memory and for the garbage collector."""
 
-    __slots__ = ("attempt_errors", "children", "order", "parent", "replaced", "result",
-                 "returned")
+    __slots__ = ("attempt_errors", "cached", "children", "order", "parent", "replaced",
+                 "result", "returned")
 
     def __init__(self) -> None:
         #: the node whose body created this one
@@ -97,6 +97,8 @@ class _Extra:
         self.result: Any = None
         #: the errors of earlier attempts, oldest first (``retries=``)
         self.attempt_errors: list[BaseException] | None = None
+        #: the value came from the result cache: the body did not run
+        self.cached = False
         #: the position its body started at in a shuffled run (1 first), else None
         self.order: int | None = None
         #: a test double ran instead of the body (``tcg_core.override``)
@@ -111,7 +113,7 @@ class NodeRecord:
     ``NodeState``), ``inputs`` (records this node consumes), ``input_names`` (the
     argument each came through), ``start``/``end`` (``time.perf_counter()`` of the body),
     ``worker``, ``error``, ``attempt_errors`` (earlier attempts' errors), ``order`` (where a
-    shuffled run started it), ``returned``
+    shuffled run started it), ``cached`` (the value came from the result cache), ``returned``
     (``False`` for a child its parent created but did not return), ``attempts`` and
     ``value``. Values live on the node's ``Future``, so they are released as soon as
     nothing needs them; ``value`` reaches them while it lives.
@@ -302,6 +304,16 @@ class NodeRecord:
         """The errors of the attempts before the latest one, oldest first."""
         extra = self._extra
         return list(extra.attempt_errors or ()) if extra is not None else []
+
+    @property
+    def cached(self) -> bool:
+        """``True`` when the value came from the result cache (the body did not run)."""
+        extra = self._extra
+        return extra.cached if extra is not None else False
+
+    @cached.setter
+    def cached(self, value: bool) -> None:
+        self._more().cached = value
 
     @property
     def order(self) -> int | None:

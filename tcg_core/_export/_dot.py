@@ -32,6 +32,7 @@ _SKIPPED = {"color": "#999999", "fontcolor": "#777777"}
 #: a test double ran instead of the body: dotted, tinted, so a picture never passes off
 #: a fake as the real step
 _REPLACED = {"color": "#8a6d00", "fontcolor": "#6b5500"}
+_CACHED = {"color": "#1f5fbf", "peripheries": "2", "fillcolor": "#e0ecff"}
 #: What a cluster looks like unmarked. Graphviz hands a cluster's graph attributes down
 #: to the clusters inside it, so a cluster inside a marked one states these explicitly:
 #: otherwise a healthy step inside a failed parent would be drawn red (or grey, dashed).
@@ -102,6 +103,8 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
             lines.append("(unreturned)")
         if "replaced" in mark:
             lines.append("(replaced)")
+        if "cached" in mark:
+            lines.append("(cached)")
         attrs: dict[str, str] = {"label": "\n".join(lines)}
         styles: list[str] = []
         if "failed" in mark:
@@ -121,6 +124,10 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
             if not rec.children:
                 styles.append("filled")
                 attrs["fillcolor"] = "#fff6d5"
+        elif "cached" in mark:  # read from the result cache: a double, blue outline
+            attrs.update(_CACHED)
+            if not rec.children:
+                styles.append("filled")
         if "unreturned" in mark and "dashed" not in styles and "dotted" not in styles:
             styles.append("dashed")
         if styles:

@@ -15,6 +15,8 @@ _CLASS_DEFS = {
 }
 _REPLACED = "fill:#fff6d5,stroke:#8a6d00,stroke-dasharray:2 2,color:#6b5500"
 
+_CACHED_STYLE = "fill:#e0ecff,stroke:#1f5fbf,stroke-width:3px"
+
 # Characters Mermaid would read as syntax or markup inside a quoted label, as its
 # ``#code;`` entities (``#`` first, since every replacement starts with it).
 _ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;"}
@@ -80,6 +82,8 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
             parts.append("(unreturned)")
         if "replaced" in mark:
             parts.append("(replaced)")
+        if "cached" in mark:
+            parts.append("(cached)")
         return '"' + "<br>".join(parts) + '"'
 
     # A stack of records to write and of "end" lines, so deep nesting needs no recursion.
@@ -104,10 +108,12 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
             seen.add((src.id, dst.id))
             out.append(f"  n{number[src.id]} --> n{number[dst.id]}")
     out.extend(f"  classDef {name} {style}" for name, style in _CLASS_DEFS.items())
+    if any(rec.cached for rec in records):  # only then, so other diagrams stay as they were
+        out.append(f"  classDef cached {_CACHED_STYLE}")
     replaced = [f"n{number[rec.id]}" for rec in records if "replaced" in marks[rec.id]]
     if replaced:  # defined only when used: most graphs have no test double
         out.append(f"  classDef replaced {_REPLACED}")
-    for name in _CLASS_DEFS:
+    for name in (*_CLASS_DEFS, "cached"):
         members = [f"n{number[rec.id]}" for rec in records if name in marks[rec.id]]
         if members:
             out.append(f"  class {','.join(members)} {name}")

@@ -128,6 +128,8 @@ def claim(run: RunState, roots: list[NodeRecord]) -> list[NodeRecord]:
             run.unfinished += len(claimed) - first
         for rec in parents:
             count_waits(run, rec)
+    if run.observers is not None:  # outside the lock: callbacks may take their time
+        run.observers.added(claimed[first:])
     return claimed[first:]
 
 

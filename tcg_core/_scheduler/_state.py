@@ -108,6 +108,8 @@ class RunState:
     inline_current: NodeRecord | None = None
     #: the frame inline bodies record their children in (replaced once one has children)
     frame: BodyFrame = field(default_factory=BodyFrame)
+    #: the callbacks this resolve calls (``_callbacks.Observers``), or None: not observed
+    observers: Any = None
     #: the worker label of the resolve's own thread
     label: str = field(default_factory=worker_name)
     #: the test doubles active when the run was created (``override``); None: none
