@@ -8,15 +8,16 @@ innermost frame, so a body running inside a ``with Graph():`` block shadows it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = ["FRAME", "BodyFrame", "Frame", "RecordingFrame", "current_frame", "enter",
-           "inside_body", "leave", "run_body"]
+           "inside_body", "leave", "run_body", "run_coroutine"]
 
 
 class Frame:
@@ -104,6 +105,46 @@ def worker_name() -> str:
         return _names.label  # type: ignore[no-any-return]
 
 
+def _run_in_new_loop(awaitable: Awaitable[Any]) -> Any:
+    import asyncio  # only for async bodies: `import tcg_core` stays cheap
+
+    async def main() -> Any:
+        return await awaitable
+
+    return asyncio.run(main())
+
+
+def run_coroutine(func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Call the async ``func`` and run it to completion in this thread: how the serial
+    executor and process or Dask workers run an ``async def`` body."""
+    import asyncio
+
+    awaitable = func(*args, **kwargs)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_in_new_loop(awaitable)
+    # A loop already runs here (a resolve nested in an async body): asyncio cannot nest
+    # loops in one thread, so this coroutine gets a thread of its own, with this context
+    # (the body's frame) so its futures still become the right node's children.
+    context = contextvars.copy_context()
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, context.run(_run_in_new_loop, awaitable)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=target, name="tcg-nested-async", daemon=True)
+    thread.start()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 def run_body(func: Callable[..., Any], args: tuple[Any, ...],
              kwargs: dict[str, Any] | None) -> tuple[Any, list[Any], float, float, str]:
     """Run one node body with a fresh frame.
@@ -113,7 +154,7 @@ def run_body(func: Callable[..., Any], args: tuple[Any, ...],
     run it.
     """
     if getattr(func, "_tcg_node", False):  # a NodeFunction sent by reference
-        func = func.func  # type: ignore[attr-defined]
+        func = func.body  # type: ignore[attr-defined]
     frame = BodyFrame()
     token = _frame.set(frame)
     start = time.perf_counter()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
-from ._context import RecordingFrame, current_frame
+from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
 from ._record import Handle, NodeRecord
@@ -17,6 +17,28 @@ from ._values import CONTAINERS, scan_futures
 __all__ = ["Node", "NodeFunction", "node"]
 
 R = TypeVar("R")
+P = ParamSpec("P")
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    """An ``async def`` function, or a partial or callable object wrapping one."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None))  # noqa: B004 - a callable object's method
+
+
+def _refuse_generator(func: Callable[..., Any], name: str) -> None:
+    inner = func.func if isinstance(func, functools.partial) else func
+    if inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner):
+        raise TypeError(
+            f"@node cannot decorate the generator function {name!r}: a node's value is "
+            "computed once and may cross processes, and a generator is consumed lazily. "
+            "Return a list instead (return list(...)), or make it a plain function")
+
+
+def _rebuild(func: Callable[..., Any], options: NodeOptions) -> NodeFunction[..., Any]:
+    return NodeFunction(func, options)
 
 
 def _make_binder(func: Callable[..., Any]) -> Callable[..., None] | None:
@@ -83,10 +105,11 @@ def _positional_arity(func: Callable[..., Any]) -> tuple[int, int]:
     return low, high
 
 
-class NodeFunction(Generic[R]):
+class NodeFunction(Generic[P, R]):
     """A function decorated with ``@node``: calling it returns a ``Future``.
 
-    ``func`` is the undecorated function, for direct unit tests.
+    ``func`` is the undecorated function, for direct unit tests. An ``async def``
+    function is awaited when the node runs: its value is the node's value.
 
     >>> from tcg_core import node
     >>> @node
@@ -102,16 +125,25 @@ class NodeFunction(Generic[R]):
 
     name: str
 
-    def __init__(self, func: Callable[..., R], options: NodeOptions | None = None) -> None:
+    func: Callable[P, R]  #: the undecorated function
+
+    def __init__(self, func: Callable[P, R], options: NodeOptions | None = None) -> None:
         if not callable(func):
             raise TypeError(f"@node decorates a function, not {type(func).__name__}")
         if isinstance(func, NodeFunction):
             raise TypeError(f"{func.name!r} is already a @node; decorate it once")
         options = options or NodeOptions()
+        self._options = options
         functools.update_wrapper(self, func)
-        self.func = func  #: the undecorated function
+        self.func = func
         #: shown in graphs and errors
         self.name = options.name or getattr(func, "__name__", None) or type(func).__name__
+        _refuse_generator(func, self.name)
+        #: an ``async def`` body: executors await it (the threads one on its event loop)
+        self.is_async = _is_async(func)
+        #: what a worker calls: ``func``, or for an async one, ``func`` run to completion
+        self.body: Callable[..., Any] = (functools.partial(run_coroutine, func)  # type: ignore[arg-type]
+                                         if self.is_async else func)
         self.nout = options.nout  #: a call returns this many futures
         self.cost = options.cost  #: relative duration hint for scheduling
         self.retries = options.retries  #: extra attempts after a failure
@@ -125,7 +157,7 @@ class NodeFunction(Generic[R]):
         self._labels_by_count: dict[int, tuple[str, ...]] = {}
         self._min_args, self._max_args = _positional_arity(func) if self._binder else (1, 0)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
         if kwargs or not self._min_args <= len(args) <= self._max_args:
             if self._binder is not None:  # else the call is valid by its arity alone
                 self._binder(*args, **kwargs)
@@ -151,7 +183,8 @@ class NodeFunction(Generic[R]):
             if frame.__class__ is RecordingFrame:
                 future._graph = frame.graph
         if self.nout is not None:
-            return tuple(ItemFuture(future, i) for i in range(self.nout))
+            # Typed as the Future: a nout node's R is the tuple of its outputs' values.
+            return tuple(ItemFuture(future, i) for i in range(self.nout))  # type: ignore[return-value]
         return future
 
     def _record_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> NodeRecord:
@@ -197,9 +230,19 @@ class NodeFunction(Generic[R]):
             return self
         return functools.partial(self, instance)
 
-    def __reduce__(self) -> str:
-        # Pickle by reference: module-level nodes travel to process workers by name.
-        return str(getattr(self, "__qualname__", self.name))
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # A module-level node travels by name (cheap, and the worker's copy keeps its own
+        # measured durations); any other (node(divmod), a local function, a lambda) is
+        # rebuilt from its function and options, which cloudpickle ships by value.
+        module = sys.modules.get(getattr(self, "__module__", None) or "")
+        qualname = getattr(self, "__qualname__", None)
+        if module is not None and qualname is not None:
+            target: Any = module
+            for part in qualname.split("."):
+                target = getattr(target, part, None)
+            if target is self:
+                return str(qualname)
+        return (_rebuild, (self.func, self._options))
 
     def __repr__(self) -> str:
         return f"<node {self.name}>"
@@ -211,11 +254,12 @@ class NodeFunction(Generic[R]):
 
 
 @overload
-def node(func: Callable[..., R], /) -> NodeFunction[R]: ...
+def node(func: Callable[P, Awaitable[R]], /) -> NodeFunction[P, R]: ...
+@overload
+def node(func: Callable[P, R], /) -> NodeFunction[P, R]: ...
 @overload
 def node(*, name: str | None = None, nout: int | None = None, cost: float | None = None,
-         retries: int = 0, timeout: float | None = None
-         ) -> Callable[[Callable[..., R]], NodeFunction[R]]: ...
+         retries: int = 0, timeout: float | None = None) -> _Decorator: ...
 
 
 def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
@@ -241,11 +285,29 @@ def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
     options = NodeOptions.check("node()", name=name, nout=nout, cost=cost, retries=retries,
                                 timeout=timeout)
     if func is None:
-        return lambda f: NodeFunction(f, options)
+        return _Decorator(options)
     return NodeFunction(func, options)
 
 
-class Node:
+class _Decorator:
+    """What ``@node(...)`` with options returns: applied to a function, a node."""
+
+    __slots__ = ("_options",)
+
+    def __init__(self, options: NodeOptions) -> None:
+        self._options = options
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[R]], /) -> NodeFunction[P, R]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> NodeFunction[P, R]: ...
+    def __call__(self, func: Callable[..., Any], /) -> NodeFunction[..., Any]:
+        if not callable(func) and isinstance(self, Node):
+            raise TypeError("use Node() with parentheses: @Node() then def ...")
+        return NodeFunction(func, self._options)
+
+
+class Node(_Decorator):
     """The seed's spelling of ``@node``: ``@Node()`` or ``@Node(name="...")``.
 
     >>> from tcg_core import Node
@@ -259,10 +321,5 @@ class Node:
     def __init__(self, *, name: str | None = None, nout: int | None = None,
                  cost: float | None = None, retries: int = 0,
                  timeout: float | None = None) -> None:
-        self._options = NodeOptions.check("Node()", name=name, nout=nout, cost=cost,
-                                          retries=retries, timeout=timeout)
-
-    def __call__(self, func: Callable[..., R]) -> NodeFunction[R]:
-        if not callable(func):
-            raise TypeError("use Node() with parentheses: @Node() then def ...")
-        return NodeFunction(func, self._options)
+        super().__init__(NodeOptions.check("Node()", name=name, nout=nout, cost=cost,
+                                           retries=retries, timeout=timeout))

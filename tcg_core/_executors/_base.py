@@ -26,6 +26,12 @@ class Adapter:
     kills_on_cancel: bool = False
     name: str = "adapter"
 
+    @property
+    def detached(self) -> int:
+        """Bodies in flight that hold no worker (coroutines awaiting on an event loop):
+        the scheduler does not count them against ``workers``."""
+        return 0
+
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
         raise NotImplementedError

@@ -57,7 +57,7 @@ class PoolAdapter(Adapter):
     _runner: Callable[..., Any] = staticmethod(run_body)
 
     def _callable(self, spec: Any) -> Any:
-        return spec.func
+        return spec.body  # an async body runs to completion on the pool's thread
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
