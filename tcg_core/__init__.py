@@ -17,6 +17,7 @@ from ._errors import (
                       NodeFailures,
                       NodeTimeoutError,
                       RecursionDepthError,
+                      RemoteError,
                       ResolveCancelled,
                       SerializationError,
                       TcgError,
@@ -59,7 +60,7 @@ __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
     "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "simulate", "Schedule",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
-    "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
+    "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled", "RemoteError",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save",
 ]

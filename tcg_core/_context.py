@@ -191,5 +191,34 @@ class Packed:
 
 def run_body_packed(func: Callable[..., Any], args: tuple[Any, ...],
                     kwargs: dict[str, Any] | None) -> Packed:
-    """``run_body`` for workers in other processes: the outcome travels as one object."""
-    return Packed(run_body(func, args, kwargs))
+    """``run_body`` for workers in other processes: the outcome travels as one object,
+    and an exception the parent could not unpickle travels as a ``RemoteError``."""
+    try:
+        return Packed(run_body(func, args, kwargs))
+    except Exception as exc:
+        raise portable(exc) from None
+
+
+def portable(exc: Exception) -> Exception:
+    """``exc``, or a ``RemoteError`` with its type, message and traceback text when it
+    does not survive a pickle round trip (the parent would fail to load it, and report
+    a dead worker instead)."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        import traceback
+
+        from ._errors import RemoteError
+
+        kind = type(exc)
+        try:
+            message = str(exc)
+        except Exception:  # a user's exception that cannot describe itself
+            message = "<unprintable>"
+        remote = RemoteError(f"{kind.__module__}.{kind.__qualname__}", message,
+                             "".join(traceback.format_exception(exc)))
+        remote.__tcg_ran__ = getattr(exc, "__tcg_ran__", None)  # type: ignore[attr-defined]
+        return remote

@@ -63,3 +63,26 @@ class SerializationError(TcgError):
 
 class ResolveCancelled(TcgError):
     """The resolve was stopped (the executor shut down under it)."""
+
+
+class RemoteError(TcgError):
+    """An exception raised in a worker process that could not be unpickled here (its
+    class is unknown in this process, or it cannot be rebuilt from its arguments).
+
+    ``remote_type`` is its qualified type name, ``remote_message`` its message and
+    ``remote_traceback`` the traceback text from the worker.
+
+    >>> err = RemoteError("shop.BadRow", "row 3", "Traceback ...")
+    >>> str(err)
+    'shop.BadRow: row 3 (raised in a worker process; it could not be unpickled here)'
+    """
+
+    def __init__(self, remote_type: str, remote_message: str, remote_traceback: str) -> None:
+        super().__init__(f"{remote_type}: {remote_message} (raised in a worker process; it "
+                         "could not be unpickled here)")
+        self.remote_type = remote_type  #: the original exception's qualified type name
+        self.remote_message = remote_message  #: its message
+        self.remote_traceback = remote_traceback  #: the traceback text from the worker
+
+    def __reduce__(self) -> tuple[type[RemoteError], tuple[str, str, str]]:
+        return RemoteError, (self.remote_type, self.remote_message, self.remote_traceback)

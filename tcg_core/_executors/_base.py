@@ -71,6 +71,9 @@ def describe_pool_failure(exc: BaseException) -> tuple[type[TcgError], str] | No
     """The error type and user-facing reason for a process-pool failure, or ``None`` for
     an ordinary exception raised by the node's body."""
     if isinstance(exc, cf.BrokenExecutor):
+        reason = getattr(exc, "__tcg_reason__", None)
+        if reason is not None:  # the pool's workers died on start (ProcessAdapter)
+            return TcgError, str(reason)
         return TcgError, ("the worker process running it died (killed, crashed or called "
                           "os._exit); the process pool is unusable after that")
     if _pickle_problem(exc):
