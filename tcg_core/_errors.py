@@ -42,7 +42,7 @@ class NodeFailures(NodeError):
         count = f"{len(errors)} node{'s' if len(errors) != 1 else ''}"
         super().__init__(f"{count} failed:\n{lines}", node=errors[0].node,
                          path=errors[0].path)
-        self.errors = list(errors)
+        self.errors: list[NodeError] = list(errors)
 
 
 class DependencyError(TcgError):

@@ -140,14 +140,14 @@ class NodeFunction(Generic[P, R]):
         self.name = options.name or getattr(func, "__name__", None) or type(func).__name__
         _refuse_generator(func, self.name)
         #: an ``async def`` body: executors await it (the threads one on its event loop)
-        self.is_async = _is_async(func)
+        self.is_async: bool = _is_async(func)
         #: what a worker calls: ``func``, or for an async one, ``func`` run to completion
         self.body: Callable[..., Any] = (functools.partial(run_coroutine, func)  # type: ignore[arg-type]
                                          if self.is_async else func)
-        self.nout = options.nout  #: a call returns this many futures
-        self.cost = options.cost  #: relative duration hint for scheduling
-        self.retries = options.retries  #: extra attempts after a failure
-        self.timeout = options.timeout  #: seconds a body may run
+        self.nout: int | None = options.nout  #: a call returns this many futures
+        self.cost: float | None = options.cost  #: relative duration hint for scheduling
+        self.retries: int = options.retries  #: extra attempts after a failure
+        self.timeout: float | None = options.timeout  #: seconds a body may run
         #: running mean of measured body durations (scheduling, inlining)
         self.mean_duration: float | None = None
         self._binder = _make_binder(func)
@@ -157,7 +157,9 @@ class NodeFunction(Generic[P, R]):
         self._labels_by_count: dict[int, tuple[str, ...]] = {}
         self._min_args, self._max_args = _positional_arity(func) if self._binder else (1, 0)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Future[R]:
+    # Arguments are typed Any, not P: a future stands in for its value anywhere, which
+    # Python's typing cannot say of a ParamSpec. The binder checks the call at runtime.
+    def __call__(self, *args: Any, **kwargs: Any) -> Future[R]:
         if kwargs or not self._min_args <= len(args) <= self._max_args:
             if self._binder is not None:  # else the call is valid by its arity alone
                 self._binder(*args, **kwargs)

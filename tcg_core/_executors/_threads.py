@@ -117,7 +117,7 @@ class ThreadsExecutor:
                 or max_workers < 1:
             raise TypeError(f"ThreadsExecutor(): max_workers must be an int >= 1, got "
                             f"{type(max_workers).__name__} {max_workers!r:.40}")
-        self.max_workers = max_workers  #: how many bodies may run at once
+        self.max_workers: int = max_workers  #: how many bodies may run at once
 
     def __repr__(self) -> str:
         return f"ThreadsExecutor(max_workers={self.max_workers})"
