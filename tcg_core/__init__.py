@@ -25,7 +25,7 @@ from ._errors import (
 from ._executors import ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
-from ._node import Node, NodeFunction, node
+from ._node import MultiNodeFunction, Node, NodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
 from ._record import NodeRecord, NodeState
 from ._simulate import Schedule, simulate
@@ -57,7 +57,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
+    "node", "Node", "NodeFunction", "MultiNodeFunction", "Future", "is_future", "resolve",
+    "Graph", "GraphModel",
     "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "simulate", "Schedule",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
     "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled", "RemoteError",

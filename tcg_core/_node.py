@@ -6,7 +6,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
@@ -14,7 +14,7 @@ from ._options import NodeOptions
 from ._record import Handle, NodeRecord
 from ._values import CONTAINERS, scan_futures
 
-__all__ = ["Node", "NodeFunction", "node"]
+__all__ = ["MultiNodeFunction", "Node", "NodeFunction", "node"]
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -37,8 +37,9 @@ def _refuse_generator(func: Callable[..., Any], name: str) -> None:
             "Return a list instead (return list(...)), or make it a plain function")
 
 
-def _rebuild(func: Callable[..., Any], options: NodeOptions) -> NodeFunction[..., Any]:
-    return NodeFunction(func, options)
+def _rebuild(cls: type[NodeFunction[..., Any]], func: Callable[..., Any],
+             options: NodeOptions) -> NodeFunction[..., Any]:
+    return cls(func, options)
 
 
 def _make_binder(func: Callable[..., Any]) -> Callable[..., None] | None:
@@ -244,7 +245,7 @@ class NodeFunction(Generic[P, R]):
                 target = getattr(target, part, None)
             if target is self:
                 return str(qualname)
-        return (_rebuild, (self.func, self._options))
+        return (_rebuild, (type(self), self.func, self._options))
 
     def __repr__(self) -> str:
         return f"<node {self.name}>"
@@ -255,12 +256,33 @@ class NodeFunction(Generic[P, R]):
         self.mean_duration = seconds if mean is None else 0.8 * mean + 0.2 * seconds
 
 
+class MultiNodeFunction(NodeFunction[P, R]):
+    """A node made with ``nout=N``: a call returns a tuple of N futures, one per item of
+    the value (``R`` is the whole value's type).
+
+    >>> from tcg_core import node
+    >>> @node(nout=2)
+    ... def halves(x: int) -> tuple[int, int]:
+    ...     return x // 2, x - x // 2
+    >>> low, high = halves(5)
+    >>> (low.resolve(), high.resolve())
+    (2, 3)
+    """
+
+    if TYPE_CHECKING:  # NodeFunction.__call__ already returns the tuple at runtime
+        def __call__(self, *args: Any, **kwargs: Any  # type: ignore[override]
+                     ) -> tuple[Future[Any], ...]: ...
+
+
 @overload
 def node(func: Callable[P, Awaitable[R]], /) -> NodeFunction[P, R]: ...
 @overload
 def node(func: Callable[P, R], /) -> NodeFunction[P, R]: ...
 @overload
-def node(*, name: str | None = None, nout: int | None = None, cost: float | None = None,
+def node(*, nout: int, name: str | None = None, cost: float | None = None,
+         retries: int = 0, timeout: float | None = None) -> _MultiDecorator: ...
+@overload
+def node(*, name: str | None = None, nout: None = None, cost: float | None = None,
          retries: int = 0, timeout: float | None = None) -> _Decorator: ...
 
 
@@ -287,7 +309,7 @@ def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
     options = NodeOptions.check("node()", name=name, nout=nout, cost=cost, retries=retries,
                                 timeout=timeout)
     if func is None:
-        return _Decorator(options)
+        return _Decorator(options) if nout is None else _MultiDecorator(options)
     return NodeFunction(func, options)
 
 
@@ -306,7 +328,22 @@ class _Decorator:
     def __call__(self, func: Callable[..., Any], /) -> NodeFunction[..., Any]:
         if not callable(func) and isinstance(self, Node):
             raise TypeError("use Node() with parentheses: @Node() then def ...")
+        if self._options.nout is not None:
+            return MultiNodeFunction(func, self._options)
         return NodeFunction(func, self._options)
+
+
+class _MultiDecorator(_Decorator):
+    """What ``@node(nout=N)`` returns: applied to a function, a ``MultiNodeFunction``."""
+
+    __slots__ = ()
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[R]], /) -> MultiNodeFunction[P, R]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> MultiNodeFunction[P, R]: ...
+    def __call__(self, func: Callable[..., Any], /) -> MultiNodeFunction[..., Any]:
+        return MultiNodeFunction(func, self._options)
 
 
 class Node(_Decorator):

@@ -61,3 +61,13 @@ with Graph() as graph:
     total = add(1, 2)
 assert_type(graph.futures, list[Future[Any]])
 assert_type(total, Future[int])
+
+
+@node(nout=2)
+def halves(x: int) -> tuple[int, int]:
+    return x // 2, x - x // 2
+
+
+low, high = halves(5)  # a nout node's call is a tuple of futures
+assert_type(low, Future[Any])
+assert_type(halves.func(5), tuple[int, int])
