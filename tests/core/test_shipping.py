@@ -122,3 +122,11 @@ def test_a_missing_main_guard_is_said_plainly(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "no 'if __name__ == \"__main__\":' guard" in done.stderr, done.stderr[-3000:]
     assert str(script) in done.stderr
+
+
+def test_a_nout_node_made_by_a_plain_call_keeps_its_kind_across_pickling() -> None:
+    split = node(nout=2)(divmod)
+    clone = pickle.loads(pickle.dumps(split))
+    assert type(clone) is type(split)
+    low, high = clone(7, 2)
+    assert (low.resolve(executor="processes"), high.resolve(executor="serial")) == (3, 1)
