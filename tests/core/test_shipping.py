@@ -5,6 +5,7 @@ still cannot cross is named; dead workers and unloadable exceptions are said pla
 from __future__ import annotations
 
 import functools
+import logging
 import operator
 import pickle
 import subprocess
@@ -91,11 +92,27 @@ def test_what_cannot_cross_is_named_with_the_real_reason() -> None:
     assert "lock" in text.split("cannot be pickled", 1)[1]
 
 
-@pytest.mark.parametrize("executor", ["processes"])
+def _dask_process_workers() -> Any:
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                       dashboard_address="127.0.0.1:0", host="127.0.0.1",
+                                       silence_logs=logging.CRITICAL)
+    return cluster, distributed.Client(cluster, set_as_default=False)
+
+
+@pytest.mark.parametrize("executor", ["processes", "dask-process-workers"])
 def test_an_exception_that_cannot_be_unpickled_arrives_with_its_type_and_traceback(
         executor: str) -> None:
-    with pytest.raises(NodeError) as info:
-        raises_unloadable().resolve(executor=executor)
+    cluster = client = None
+    if executor == "dask-process-workers":  # in-process workers never unpickle it
+        cluster, client = _dask_process_workers()
+    try:
+        with pytest.raises(NodeError) as info:
+            raises_unloadable().resolve(executor=client or executor)
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
     cause = info.value.__cause__
     assert isinstance(cause, RemoteError), repr(cause)
     assert cause.remote_type.endswith("NeedsTwo")
