@@ -28,11 +28,15 @@ class EventLoopThread:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: Any = None
+        # The loop keeps only weak references to tasks: a task waiting on something
+        # nothing else holds could be collected mid-flight. Touched on the loop only.
+        self._running: set[Any] = set()
 
     def after_fork(self) -> None:
         """The loop's thread did not survive a fork: start again on first use."""
         self._lock = threading.Lock()
         self._loop = None
+        self._running = set()
 
     def _running_loop(self) -> Any:
         with self._lock:
@@ -55,8 +59,7 @@ class EventLoopThread:
         loop.call_soon_threadsafe(self._start, loop, func, args, kwargs, timeout, events,
                                   key, done)
 
-    @staticmethod
-    def _start(loop: Any, func: Callable[..., Any], args: tuple[Any, ...],
+    def _start(self, loop: Any, func: Callable[..., Any], args: tuple[Any, ...],
                kwargs: dict[str, Any] | None, timeout: float | None,
                events: SimpleQueue[Any], key: Any, done: Callable[[], None]) -> None:
         import contextvars
@@ -64,8 +67,10 @@ class EventLoopThread:
         # Each body is a task with a context of its own, holding its frame: the futures
         # it creates become its node's children even while other bodies interleave.
         context = contextvars.Context()
-        context.run(loop.create_task,
-                    _run_async_body(func, args, kwargs, timeout, events, key, done))
+        task = context.run(loop.create_task,
+                           _run_async_body(func, args, kwargs, timeout, events, key, done))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
 
 async def _run_async_body(func: Callable[..., Any], args: tuple[Any, ...],

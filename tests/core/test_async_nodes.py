@@ -76,7 +76,8 @@ def test_many_waiting_async_nodes_run_at_once_on_two_workers() -> None:
     assert all(f.node.start < first_end for f in futures)
 
 
-def test_a_timeout_cancels_the_coroutine() -> None:
+@pytest.mark.parametrize("executor", ["threads", "serial"])
+def test_a_timeout_cancels_the_coroutine(executor: str) -> None:
     cancelled = threading.Event()
 
     @node(timeout=0.05)
@@ -88,7 +89,7 @@ def test_a_timeout_cancels_the_coroutine() -> None:
             raise
 
     with pytest.raises(NodeError) as info:
-        hangs().resolve()
+        hangs().resolve(executor=executor)
     assert isinstance(info.value.__cause__, NodeTimeoutError)
     assert cancelled.wait(10)
 
