@@ -34,11 +34,14 @@ __all__ = ["RecordingGraph", "Resolver", "SessionResolver", "Snapshot"]
 class RecordingGraph(Graph):
     """A recording ``Graph`` whose ``resolve()`` uses the test's executor by default."""
 
-    def __init__(self, executor: Callable[[], Any]) -> None:
+    def __init__(self, executor: Callable[[], Any], *, check_mutation: bool = False) -> None:
         super().__init__()
         self._test_executor = executor
+        self._check_mutation = check_mutation  #: --tcg-check-mutation
 
     def resolve(self, executor: Any = None, **options: Any) -> list[Any]:
+        if self._check_mutation:
+            options.setdefault("check_mutation", True)
         return super().resolve(self._test_executor() if executor is None else executor,
                                **options)
 
@@ -48,9 +51,11 @@ class Resolver:
     diagram. One future gives its value, one Graph the list of its values, several
     targets a tuple of those."""
 
-    def __init__(self, item: pytest.Item | None, executor: Callable[[], Any]) -> None:
+    def __init__(self, item: pytest.Item | None, executor: Callable[[], Any], *,
+                 check_mutation: bool = False) -> None:
         self._item = item
         self._executor = executor
+        self._check_mutation = check_mutation  #: --tcg-check-mutation
 
     @property
     def executor(self) -> Any:
@@ -67,6 +72,8 @@ class Resolver:
             raise TypeError("tcg_resolve() needs a future, a Graph or a list of futures")
         if options.get("executor") is None:
             options["executor"] = self.executor
+        if self._check_mutation:
+            options.setdefault("check_mutation", True)
         item = self._test()
         if item is not None:
             state = item_state(item)

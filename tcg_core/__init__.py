@@ -13,21 +13,24 @@ from typing import TYPE_CHECKING, Any
 from ._errors import (
                       CycleError,
                       DependencyError,
+                      InputMutationError,
                       NodeError,
                       NodeFailures,
                       NodeTimeoutError,
                       RecursionDepthError,
                       RemoteError,
+                      ReplacementError,
                       ResolveCancelled,
                       SerializationError,
                       TcgError,
 )
-from ._executors import ThreadsExecutor
+from ._executors import ShuffledExecutor, ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
 from ._node import MultiNodeFunction, Node, NodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
 from ._record import NodeRecord, NodeState
+from ._scheduler import Override, override
 from ._simulate import Schedule, simulate
 
 # The exporters load on first use: ``import tcg_core`` stays cheap (the pytest plugin
@@ -58,10 +61,11 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "node", "Node", "NodeFunction", "MultiNodeFunction", "Future", "is_future", "resolve",
-    "Graph", "GraphModel",
-    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "simulate", "Schedule",
+    "Graph", "GraphModel", "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor",
+    "ShuffledExecutor", "simulate", "Schedule", "override", "Override",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
-    "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled", "RemoteError",
+    "InputMutationError", "RecursionDepthError", "ReplacementError", "CycleError",
+    "SerializationError", "ResolveCancelled", "RemoteError",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save",
 ]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
-from ._record import Handle, NodeRecord
+from ._record import PLAIN_CALL, Handle, NodeRecord
 from ._values import CONTAINERS, scan_futures
 
 __all__ = ["MultiNodeFunction", "Node", "NodeFunction", "node"]
@@ -177,8 +177,8 @@ class NodeFunction(Generic[P, R]):
                           or self._labels_for_count(len(args)))
                 # A lone future is kept as itself: a tuple per node would be one more
                 # object for every full GC collection to rescan while the graph grows.
-                record = NodeRecord(self, args[0] if len(args) == 1 else args, None, None,
-                                    labels)
+                record = NodeRecord(self, args[0] if len(args) == 1 else args, PLAIN_CALL,
+                                    None, labels)
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:

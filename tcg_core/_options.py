@@ -29,6 +29,7 @@ class RunKeywords(TypedDict, total=False):
     keep_going: bool
     max_depth: int
     inline_tiny: bool
+    check_mutation: bool
 
 
 class ResolveKeywords(RunKeywords, total=False):
@@ -114,6 +115,7 @@ class ResolveOptions:
     keep_going: bool = False  #: finish every branch a failure does not touch
     max_depth: int = DEFAULT_MAX_DEPTH  #: how deep nodes may nest
     inline_tiny: bool = True  #: run nodes measured to take microseconds inline
+    check_mutation: bool = False  #: fail a node whose body changed one of its arguments
 
     @classmethod
     def check(cls, where: str, options: Mapping[str, Any]) -> ResolveOptions:
@@ -134,4 +136,6 @@ class ResolveOptions:
             max_depth=check_int(where, "max_depth", options.get("max_depth", DEFAULT_MAX_DEPTH),
                                 low=1),
             inline_tiny=check_bool(where, "inline_tiny", options.get("inline_tiny", True)),
+            check_mutation=check_bool(where, "check_mutation",
+                                      options.get("check_mutation", False)),
         )

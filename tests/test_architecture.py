@@ -27,8 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     **{layer: set(LAYERS[:i]) for i, layer in enumerate(LAYERS)}, **READERS}
 ALLOWED["_future"].add("_export")  # Graph's views: the user's handle calls the exporters
 # The scheduler's own modules, lowest first.
-SCHEDULER_LAYERS = ["_failures", "_state", "_priority", "_sharing", "_nesting", "_stopping",
-                    "_lifecycle", "_run", "_resolve"]
+SCHEDULER_LAYERS = ["_overrides", "_failures", "_state", "_priority", "_sharing", "_nesting",
+                    "_stopping", "_lifecycle", "_run", "_mutation", "_resolve"]
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

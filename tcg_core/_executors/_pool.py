@@ -67,13 +67,15 @@ class PoolAdapter(Adapter):
 
     _runner: Callable[..., Any] = staticmethod(run_body)
 
-    def _callable(self, spec: Any) -> Any:
+    def _callable(self, spec: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any] | None) -> Any:
         return spec.body  # an async body runs to completion on the pool's thread
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
         try:
-            future = self._executor.submit(self._runner, self._callable(spec), args, kwargs)
+            future = self._executor.submit(self._runner, self._callable(spec, args, kwargs),
+                                           args, kwargs)
         except cf.BrokenExecutor as exc:
             raise ResolveCancelled(
                 f"node {spec.name!r} could not start: the executor is broken ({exc}); a worker "
@@ -118,7 +120,12 @@ class ProcessAdapter(PoolAdapter):
         adapter.warmups = warmups
         return adapter
 
-    def _callable(self, spec: Any) -> Any:
+    def _callable(self, spec: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any] | None) -> Any:
+        if getattr(spec, "_tcg_replaced", False):
+            # A test double (override): ship the replacement itself. The node would go by
+            # reference, and the worker would import and run the real body.
+            return spec.func.shipped(args, kwargs)
         # The NodeFunction itself travels (by name or by value); run_body unwraps it in
         # the worker. Checked once per node function and resolve.
         shipped = self._checked.get(id(spec))

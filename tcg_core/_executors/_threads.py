@@ -159,7 +159,7 @@ class ThreadsAdapter(Adapter):
             self._async_started += 1
             LOOP.submit(spec.func, args, kwargs, spec.timeout, events, key, self._async_done)
             return
-        self._pool.submit((spec.func, args, kwargs, events, key))
+        self._pool.submit((spec.body, args, kwargs, events, key))
 
     def abandon_worker(self) -> bool:
         self._pool.grow()

@@ -115,7 +115,8 @@ def unreturned_ids(records: list[NodeRecord]) -> set[int]:
 
 
 def display_states(records: list[NodeRecord]) -> dict[int, set[str]]:
-    """Per record id, the marks a drawing shows: ``failed``, ``skipped``, ``unreturned``."""
+    """Per record id, the marks a drawing shows: ``failed``, ``skipped``, ``unreturned``,
+    ``replaced`` (a test double ran instead of the body)."""
     dangling = unreturned_ids(records)
     marks: dict[int, set[str]] = {}
     for rec in records:
@@ -126,5 +127,7 @@ def display_states(records: list[NodeRecord]) -> dict[int, set[str]]:
             found.add("skipped")
         if rec.id in dangling:
             found.add("unreturned")
+        if rec.replaced:
+            found.add("replaced")
         marks[rec.id] = found
     return marks

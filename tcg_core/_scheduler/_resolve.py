@@ -31,7 +31,7 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     # A body that resolves inside its worker runs the inner graph right there: it
     # cannot take a second worker from a pool it is itself occupying.
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
-    run = Run(adapter, options, nested, generation())
+    run = _run_class(options)(adapter, options, nested, generation())
     with _collector_paused(not nested):
         try:
             run.execute(records)
@@ -44,6 +44,14 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
             raise NodeFailures(run.failures)
         raise run.failures[0]
     return [_value_of(h) for h in handles]
+
+
+def _run_class(options: ResolveOptions) -> type[Run]:
+    if options.check_mutation:  # the checked run only when asked: the default pays nothing
+        from ._mutation import CheckedRun
+
+        return CheckedRun
+    return Run
 
 
 def _value_of(handle: Handle) -> Any:
