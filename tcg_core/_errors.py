@@ -40,8 +40,9 @@ class InputMutationError(NodeError):
     def __init__(self, message: str, *, node: object = None, path: str = "",
                  argument: str = "", consumers: Sequence[object] = ()) -> None:
         super().__init__(message, node=node, path=path)
-        self.argument = argument  #: the name of the argument the body changed
-        self.consumers = list(consumers)  #: the other records consuming the same value
+        self.argument: str = argument  #: the name of the argument the body changed
+        #: the other records consuming the same value
+        self.consumers: list[object] = list(consumers)
 
 
 class NodeTimeoutError(TcgError, TimeoutError):

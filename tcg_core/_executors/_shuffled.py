@@ -60,8 +60,8 @@ class ShuffledExecutor:
                    else ValueError)(
                 f"ShuffledExecutor(): jitter must be a finite number of seconds >= 0, got "
                 f"{type(jitter).__name__} {jitter!r:.40}")
-        self.seed = seed  #: chooses the order; the same seed gives the same order
-        self.jitter = float(jitter)  #: the longest sleep around a body, in seconds
+        self.seed: int = seed  #: chooses the order; the same seed gives the same order
+        self.jitter: float = float(jitter)  #: the longest sleep around a body, in seconds
 
     def __repr__(self) -> str:
         extra = f", jitter={self.jitter}" if self.jitter else ""
