@@ -128,3 +128,13 @@ def test_a_generator_function_is_refused_at_decoration() -> None:
 
 def test_func_stays_the_coroutine_function() -> None:
     assert asyncio.run(later.func(2)) == 20
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads"])
+def test_an_async_node_can_be_replaced_and_checked(executor: str) -> None:
+    """The wrappers of override and check_mutation run what they wrap, async or not."""
+    from tcg_core import override
+
+    with override({later: 7}):
+        assert total(later(1), 1).resolve(executor=executor) == 8
+    assert total(later(1), 1).resolve(executor=executor, check_mutation=True) == 11
