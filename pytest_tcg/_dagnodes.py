@@ -24,7 +24,7 @@ __all__ = ["NodeSpec", "DagSpec", "CALL_LOG", "node_function"]
 CALL_LOG: list[str] | None = None
 
 _FUNCTION_NAME = re.compile(r"^([ng])(\d+)(?:_c(\d+))?$")
-_functions: dict[str, NodeFunction[Any]] = {}
+_functions: dict[str, NodeFunction[..., Any]] = {}
 _tags = itertools.count()
 
 
@@ -47,20 +47,20 @@ def _group(node_id: int, spec: DagSpec, *inputs: int, sleep: float = 0.0,
         time.sleep(sleep)
     _log(tag)
     inner = spec.build(tag=f"{tag}/" if tag else "")
-    return out(node_id, *inputs, *inner, tag=f"{tag}/out" if tag else "")  # type: ignore[no-any-return]
+    return out(node_id, *inputs, *inner, tag=f"{tag}/out" if tag else "")
 
 
-out: NodeFunction[int] = node(name="out")(_combine)
+out: NodeFunction[..., int] = node(name="out")(_combine)
 setattr(out, "__qualname__", "out")  # noqa: B010 - NodeFunction copies it from _combine
 
 
-def node_function(kind: str, index: int, cost: int | None) -> NodeFunction[Any]:
+def node_function(kind: str, index: int, cost: int | None) -> NodeFunction[..., Any]:
     """The module-level node function for a node: plain (``"n"``) or nested (``"g"``)."""
     attribute = f"{kind}{index}" + (f"_c{cost}" if cost is not None else "")
     return __getattr__(attribute)
 
 
-def __getattr__(attribute: str) -> NodeFunction[Any]:
+def __getattr__(attribute: str) -> NodeFunction[..., Any]:
     found = _functions.get(attribute)
     if found is not None:
         return found
@@ -69,7 +69,7 @@ def __getattr__(attribute: str) -> NodeFunction[Any]:
         raise AttributeError(f"module {__name__!r} has no attribute {attribute!r}")
     kind, index, cost = match.groups()
     body = _combine if kind == "n" else _group
-    made: NodeFunction[Any] = node(name=f"{kind}{index}",
+    made: NodeFunction[..., Any] = node(name=f"{kind}{index}",
                                    cost=float(cost) if cost is not None else None)(body)
     setattr(made, "__qualname__", attribute)  # noqa: B010 - pickled by reference by this name
     made.__module__ = __name__

@@ -140,6 +140,12 @@ def _causes(records: list[NodeRecord], model: GraphModel) -> list[str]:
         else:
             causes.append(f"they all ran on one worker ({worker}) and the run used no "
                           "other: a pool of one worker (max_workers=1, --tcg-workers=1)?")
+    elif busy <= 1:
+        # A pool of one takes any idle thread of the shared pool for each body: the
+        # threads differ, but never two bodies of the graph ran at once.
+        causes.append(f"no two nodes of the graph ever ran at once (they took turns on "
+                      f"{len(used)} threads): a pool of one worker (max_workers=1, "
+                      "--tcg-workers=1)?")
     else:
         causes.append(f"nothing in the graph orders them and they ran on {len(workers)} "
                       "different workers, one after another: they waited on something "

@@ -20,6 +20,7 @@ from ._errors import (
                       NodeFailures,
                       NodeTimeoutError,
                       RecursionDepthError,
+                      RemoteError,
                       ReplacementError,
                       ResolveCancelled,
                       SerializationError,
@@ -29,7 +30,7 @@ from ._executors import ShuffledExecutor, ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
 from ._logs import LogCallback
-from ._node import Node, NodeFunction, PureNodeFunction, node
+from ._node import MultiNodeFunction, Node, NodeFunction, PureNodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
 from ._progress import ProgressBar, progress
 from ._record import NodeRecord, NodeState
@@ -63,12 +64,12 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
-    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "ShuffledExecutor",
-    "simulate", "Schedule", "override", "Override",
+    "node", "Node", "NodeFunction", "MultiNodeFunction", "Future", "is_future", "resolve",
+    "Graph", "GraphModel", "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor",
+    "ShuffledExecutor", "simulate", "Schedule", "override", "Override",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
     "InputMutationError", "RecursionDepthError", "ReplacementError", "CycleError",
-    "SerializationError", "ResolveCancelled",
+    "SerializationError", "ResolveCancelled", "RemoteError",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save", "Callback", "CallbackWarning", "LogCallback", "ProgressBar",
     "progress", "CacheWarning", "cache_dir", "PureNodeFunction",

@@ -8,15 +8,16 @@ innermost frame, so a body running inside a ``with Graph():`` block shadows it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar, Token
 from typing import Any
 
 __all__ = ["FRAME", "BodyFrame", "Frame", "RecordingFrame", "current_frame", "enter",
-           "inside_body", "leave", "run_body"]
+           "inside_body", "leave", "run_body", "run_coroutine"]
 
 
 class Frame:
@@ -106,6 +107,46 @@ def worker_name() -> str:
         return _names.label  # type: ignore[no-any-return]
 
 
+def _run_in_new_loop(awaitable: Awaitable[Any]) -> Any:
+    import asyncio  # only for async bodies: `import tcg_core` stays cheap
+
+    async def main() -> Any:
+        return await awaitable
+
+    return asyncio.run(main())
+
+
+def run_coroutine(func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    """Call the async ``func`` and run it to completion in this thread: how the serial
+    executor and process or Dask workers run an ``async def`` body."""
+    import asyncio
+
+    awaitable = func(*args, **kwargs)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run_in_new_loop(awaitable)
+    # A loop already runs here (a resolve nested in an async body): asyncio cannot nest
+    # loops in one thread, so this coroutine gets a thread of its own, with this context
+    # (the body's frame) so its futures still become the right node's children.
+    context = contextvars.copy_context()
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, context.run(_run_in_new_loop, awaitable)))
+        except BaseException as exc:
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=target, name="tcg-nested-async", daemon=True)
+    thread.start()
+    thread.join()
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 def run_body(func: Callable[..., Any], args: tuple[Any, ...],
              kwargs: dict[str, Any] | None) -> tuple[Any, list[Any], float, float, str]:
     """Run one node body with a fresh frame.
@@ -115,7 +156,7 @@ def run_body(func: Callable[..., Any], args: tuple[Any, ...],
     run it.
     """
     if getattr(func, "_tcg_node", False):  # a NodeFunction sent by reference
-        func = func.func  # type: ignore[attr-defined]
+        func = func.body  # type: ignore[attr-defined]
     frame = BodyFrame()
     token = _frame.set(frame)
     start = time.perf_counter()
@@ -152,5 +193,34 @@ class Packed:
 
 def run_body_packed(func: Callable[..., Any], args: tuple[Any, ...],
                     kwargs: dict[str, Any] | None) -> Packed:
-    """``run_body`` for workers in other processes: the outcome travels as one object."""
-    return Packed(run_body(func, args, kwargs))
+    """``run_body`` for workers in other processes: the outcome travels as one object,
+    and an exception the parent could not unpickle travels as a ``RemoteError``."""
+    try:
+        return Packed(run_body(func, args, kwargs))
+    except Exception as exc:
+        raise portable(exc) from None
+
+
+def portable(exc: Exception) -> Exception:
+    """``exc``, or a ``RemoteError`` with its type, message and traceback text when it
+    does not survive a pickle round trip (the parent would fail to load it, and report
+    a dead worker instead)."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        import traceback
+
+        from ._errors import RemoteError
+
+        kind = type(exc)
+        try:
+            message = str(exc)
+        except Exception:  # a user's exception that cannot describe itself
+            message = "<unprintable>"
+        remote = RemoteError(f"{kind.__module__}.{kind.__qualname__}", message,
+                             "".join(traceback.format_exception(exc)))
+        remote.__tcg_ran__ = getattr(exc, "__tcg_ran__", None)  # type: ignore[attr-defined]
+        return remote

@@ -40,8 +40,9 @@ class InputMutationError(NodeError):
     def __init__(self, message: str, *, node: object = None, path: str = "",
                  argument: str = "", consumers: Sequence[object] = ()) -> None:
         super().__init__(message, node=node, path=path)
-        self.argument = argument  #: the name of the argument the body changed
-        self.consumers = list(consumers)  #: the other records consuming the same value
+        self.argument: str = argument  #: the name of the argument the body changed
+        #: the other records consuming the same value
+        self.consumers: list[object] = list(consumers)
 
 
 class NodeTimeoutError(TcgError, TimeoutError):
@@ -56,7 +57,7 @@ class NodeFailures(NodeError):
         count = f"{len(errors)} node{'s' if len(errors) != 1 else ''}"
         super().__init__(f"{count} failed:\n{lines}", node=errors[0].node,
                          path=errors[0].path)
-        self.errors = list(errors)
+        self.errors: list[NodeError] = list(errors)
 
 
 class DependencyError(TcgError):
@@ -81,3 +82,26 @@ class ReplacementError(TcgError, TypeError):
 
 class ResolveCancelled(TcgError):
     """The resolve was stopped (the executor shut down under it)."""
+
+
+class RemoteError(TcgError):
+    """An exception raised in a worker process that could not be unpickled here (its
+    class is unknown in this process, or it cannot be rebuilt from its arguments).
+
+    ``remote_type`` is its qualified type name, ``remote_message`` its message and
+    ``remote_traceback`` the traceback text from the worker.
+
+    >>> err = RemoteError("shop.BadRow", "row 3", "Traceback ...")
+    >>> str(err)
+    'shop.BadRow: row 3 (raised in a worker process; it could not be unpickled here)'
+    """
+
+    def __init__(self, remote_type: str, remote_message: str, remote_traceback: str) -> None:
+        super().__init__(f"{remote_type}: {remote_message} (raised in a worker process; it "
+                         "could not be unpickled here)")
+        self.remote_type = remote_type  #: the original exception's qualified type name
+        self.remote_message = remote_message  #: its message
+        self.remote_traceback = remote_traceback  #: the traceback text from the worker
+
+    def __reduce__(self) -> tuple[type[RemoteError], tuple[str, str, str]]:
+        return RemoteError, (self.remote_type, self.remote_message, self.remote_traceback)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
 
 from ._context import RecordingFrame, enter, leave
 from ._graph import GraphModel
@@ -240,6 +240,28 @@ def require_futures(objs: tuple[Any, ...], where: str) -> list[Future[Any]]:
                             f"not {type(obj).__name__} {obj!r:.60}.{hint}")
         futures.append(obj)
     return futures
+
+
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
+T4 = TypeVar("T4")
+
+
+# Precise tuples for the common few futures; more (or anything else) is a tuple of Any.
+@overload
+def resolve(f1: Future[T1], /, **options: Unpack[ResolveKeywords]) -> tuple[T1]: ...
+@overload
+def resolve(f1: Future[T1], f2: Future[T2], /,
+            **options: Unpack[ResolveKeywords]) -> tuple[T1, T2]: ...
+@overload
+def resolve(f1: Future[T1], f2: Future[T2], f3: Future[T3], /,
+            **options: Unpack[ResolveKeywords]) -> tuple[T1, T2, T3]: ...
+@overload
+def resolve(f1: Future[T1], f2: Future[T2], f3: Future[T3], f4: Future[T4], /,
+            **options: Unpack[ResolveKeywords]) -> tuple[T1, T2, T3, T4]: ...
+@overload
+def resolve(*futures: Any, **options: Unpack[ResolveKeywords]) -> tuple[Any, ...]: ...
 
 
 def resolve(*futures: Any, **options: Unpack[ResolveKeywords]) -> tuple[Any, ...]:

@@ -6,19 +6,43 @@ import functools
 import inspect
 import sys
 import weakref
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from ._callbacks import need_observing
-from ._context import RecordingFrame, current_frame
+from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
 from ._record import PLAIN_CALL, Handle, NodeRecord
 from ._values import CONTAINERS, scan_futures
 
-__all__ = ["Node", "NodeFunction", "PureNodeFunction", "make_node_function", "node"]
+__all__ = ["MultiNodeFunction", "Node", "NodeFunction", "PureNodeFunction", "make_node_function",
+           "node"]
 
 R = TypeVar("R")
+P = ParamSpec("P")
+
+
+def _is_async(func: Callable[..., Any]) -> bool:
+    """An ``async def`` function, or a partial or callable object wrapping one."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
+        getattr(func, "__call__", None))  # noqa: B004 - a callable object's method
+
+
+def _refuse_generator(func: Callable[..., Any], name: str) -> None:
+    inner = func.func if isinstance(func, functools.partial) else func
+    if inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner):
+        raise TypeError(
+            f"@node cannot decorate the generator function {name!r}: a node's value is "
+            "computed once and may cross processes, and a generator is consumed lazily. "
+            "Return a list instead (return list(...)), or make it a plain function")
+
+
+def _rebuild(cls: type[NodeFunction[..., Any]], func: Callable[..., Any],
+             options: NodeOptions) -> NodeFunction[..., Any]:
+    return cls(func, options)
 
 
 def _make_binder(func: Callable[..., Any]) -> Callable[..., None] | None:
@@ -85,10 +109,11 @@ def _positional_arity(func: Callable[..., Any]) -> tuple[int, int]:
     return low, high
 
 
-class NodeFunction(Generic[R]):
+class NodeFunction(Generic[P, R]):
     """A function decorated with ``@node``: calling it returns a ``Future``.
 
-    ``func`` is the undecorated function, for direct unit tests.
+    ``func`` is the undecorated function, for direct unit tests. An ``async def``
+    function is awaited when the node runs: its value is the node's value.
 
     >>> from tcg_core import node
     >>> @node
@@ -104,24 +129,34 @@ class NodeFunction(Generic[R]):
 
     name: str
 
-    def __init__(self, func: Callable[..., R], options: NodeOptions | None = None) -> None:
+    func: Callable[P, R]  #: the undecorated function
+
+    def __init__(self, func: Callable[P, R], options: NodeOptions | None = None) -> None:
         if not callable(func):
             raise TypeError(f"@node decorates a function, not {type(func).__name__}")
         if isinstance(func, NodeFunction):
             raise TypeError(f"{func.name!r} is already a @node; decorate it once")
         options = options or NodeOptions()
+        self._options = options
         functools.update_wrapper(self, func)
-        self.func = func  #: the undecorated function
+        self.func = func
         #: shown in graphs and errors
         self.name = options.name or getattr(func, "__name__", None) or type(func).__name__
-        self.nout = options.nout  #: a call returns this many futures
-        self.cost = options.cost  #: relative duration hint for scheduling
-        self.retries = options.retries  #: extra attempts after a failure
-        self.timeout = options.timeout  #: seconds a body may run
-        self.cache = options.cache  #: use the result cache (None: as the resolve says)
-        self.cache_key = options.cache_key  #: a version folded into the cache key
-        self.pure = options.pure  #: identical calls in one graph share one node
-        self.verbose = options.verbose  #: print a line per node
+        _refuse_generator(func, self.name)
+        #: an ``async def`` body: executors await it (the threads one on its event loop)
+        self.is_async: bool = _is_async(func)
+        #: what a worker calls: ``func``, or for an async one, ``func`` run to completion
+        self.body: Callable[..., Any] = (functools.partial(run_coroutine, func)  # type: ignore[arg-type]
+                                         if self.is_async else func)
+        self.nout: int | None = options.nout  #: a call returns this many futures
+        self.cost: float | None = options.cost  #: relative duration hint for scheduling
+        self.retries: int = options.retries  #: extra attempts after a failure
+        self.timeout: float | None = options.timeout  #: seconds a body may run
+        #: use the result cache (None: as the resolve says)
+        self.cache: bool | None = options.cache
+        self.cache_key: Any = options.cache_key  #: a version folded into the cache key
+        self.pure: bool = options.pure  #: identical calls in one graph share one node
+        self.verbose: bool = options.verbose  #: print a line per node
         if options.cache or options.verbose:
             need_observing()
         #: running mean of measured body durations (scheduling, inlining)
@@ -133,7 +168,9 @@ class NodeFunction(Generic[R]):
         self._labels_by_count: dict[int, tuple[str, ...]] = {}
         self._min_args, self._max_args = _positional_arity(func) if self._binder else (1, 0)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    # Arguments are typed Any, not P: a future stands in for its value anywhere, which
+    # Python's typing cannot say of a ParamSpec. The binder checks the call at runtime.
+    def __call__(self, *args: Any, **kwargs: Any) -> Future[R]:
         if kwargs or not self._min_args <= len(args) <= self._max_args:
             if self._binder is not None:  # else the call is valid by its arity alone
                 self._binder(*args, **kwargs)
@@ -159,7 +196,8 @@ class NodeFunction(Generic[R]):
             if frame.__class__ is RecordingFrame:
                 future._graph = frame.graph
         if self.nout is not None:
-            return tuple(ItemFuture(future, i) for i in range(self.nout))
+            # Typed as the Future: a nout node's R is the tuple of its outputs' values.
+            return tuple(ItemFuture(future, i) for i in range(self.nout))  # type: ignore[return-value]
         return future
 
     def _record_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> NodeRecord:
@@ -205,9 +243,19 @@ class NodeFunction(Generic[R]):
             return self
         return functools.partial(self, instance)
 
-    def __reduce__(self) -> str:
-        # Pickle by reference: module-level nodes travel to process workers by name.
-        return str(getattr(self, "__qualname__", self.name))
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # A module-level node travels by name (cheap, and the worker's copy keeps its own
+        # measured durations); any other (node(divmod), a local function, a lambda) is
+        # rebuilt from its function and options, which cloudpickle ships by value.
+        module = sys.modules.get(getattr(self, "__module__", None) or "")
+        qualname = getattr(self, "__qualname__", None)
+        if module is not None and qualname is not None:
+            target: Any = module
+            for part in qualname.split("."):
+                target = getattr(target, part, None)
+            if target is self:
+                return str(qualname)
+        return (_rebuild, (type(self), self.func, self._options))
 
     def __repr__(self) -> str:
         return f"<node {self.name}>"
@@ -218,7 +266,25 @@ class NodeFunction(Generic[R]):
         self.mean_duration = seconds if mean is None else 0.8 * mean + 0.2 * seconds
 
 
-class PureNodeFunction(NodeFunction[R]):
+class MultiNodeFunction(NodeFunction[P, R]):
+    """A node made with ``nout=N``: a call returns a tuple of N futures, one per item of
+    the value (``R`` is the whole value's type).
+
+    >>> from tcg_core import node
+    >>> @node(nout=2)
+    ... def halves(x: int) -> tuple[int, int]:
+    ...     return x // 2, x - x // 2
+    >>> low, high = halves(5)
+    >>> (low.resolve(), high.resolve())
+    (2, 3)
+    """
+
+    if TYPE_CHECKING:  # NodeFunction.__call__ already returns the tuple at runtime
+        def __call__(self, *args: Any, **kwargs: Any  # type: ignore[override]
+                     ) -> tuple[Future[Any], ...]: ...
+
+
+class PureNodeFunction(NodeFunction[P, R]):
     """A ``@node(pure=True)`` function: a call equal to an earlier one in the same graph
     (the same body, ``with Graph()`` block, or top level while its future lives)
     returns that call's future instead of a new node.
@@ -234,7 +300,7 @@ class PureNodeFunction(NodeFunction[R]):
     (True, False)
     """
 
-    def __init__(self, func: Callable[..., R], options: NodeOptions | None = None) -> None:
+    def __init__(self, func: Callable[P, R], options: NodeOptions | None = None) -> None:
         super().__init__(func, options)
         self._top: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
 
@@ -256,7 +322,7 @@ class PureNodeFunction(NodeFunction[R]):
             key = (self, key)
         base = memo.get(key)
         if base is None:
-            made = super().__call__(*args, **kwargs)
+            made: Any = super().__call__(*args, **kwargs)
             base = made if self.nout is None else made[0]._base
             memo[key] = base
             return made
@@ -265,20 +331,29 @@ class PureNodeFunction(NodeFunction[R]):
         return tuple(ItemFuture(base, i) for i in range(self.nout))
 
 
-def make_node_function(func: Callable[..., R], options: NodeOptions) -> NodeFunction[R]:
-    """The ``NodeFunction`` for ``options`` (a ``PureNodeFunction`` for ``pure=True``)."""
+def make_node_function(func: Callable[..., Any], options: NodeOptions) -> NodeFunction[..., Any]:
+    """The ``NodeFunction`` for ``options``: a ``PureNodeFunction`` for ``pure=True``, a
+    ``MultiNodeFunction`` for ``nout=``, else a plain one."""
     if options.pure:
         return PureNodeFunction(func, options)
+    if options.nout is not None:
+        return MultiNodeFunction(func, options)
     return NodeFunction(func, options)
 
 
 @overload
-def node(func: Callable[..., R], /) -> NodeFunction[R]: ...
+def node(func: Callable[P, Awaitable[R]], /) -> NodeFunction[P, R]: ...
 @overload
-def node(*, name: str | None = None, nout: int | None = None, cost: float | None = None,
+def node(func: Callable[P, R], /) -> NodeFunction[P, R]: ...
+@overload
+def node(*, nout: int, name: str | None = None, cost: float | None = None,
          retries: int = 0, timeout: float | None = None, cache: bool | None = None,
          cache_key: Any = None, pure: bool = False, verbose: bool = False
-         ) -> Callable[[Callable[..., R]], NodeFunction[R]]: ...
+         ) -> _MultiDecorator: ...
+@overload
+def node(*, name: str | None = None, nout: None = None, cost: float | None = None,
+         retries: int = 0, timeout: float | None = None, cache: bool | None = None,
+         cache_key: Any = None, pure: bool = False, verbose: bool = False) -> _Decorator: ...
 
 
 def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
@@ -309,11 +384,43 @@ def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
                                 timeout=timeout, cache=cache, cache_key=cache_key, pure=pure,
                                 verbose=verbose)
     if func is None:
-        return lambda f: make_node_function(f, options)
+        return _Decorator(options) if nout is None else _MultiDecorator(options)
     return make_node_function(func, options)
 
 
-class Node:
+class _Decorator:
+    """What ``@node(...)`` with options returns: applied to a function, a node."""
+
+    __slots__ = ("_options",)
+
+    def __init__(self, options: NodeOptions) -> None:
+        self._options = options
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[R]], /) -> NodeFunction[P, R]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> NodeFunction[P, R]: ...
+    def __call__(self, func: Callable[..., Any], /) -> NodeFunction[..., Any]:
+        if not callable(func) and isinstance(self, Node):
+            raise TypeError("use Node() with parentheses: @Node() then def ...")
+        return make_node_function(func, self._options)
+
+
+class _MultiDecorator(_Decorator):
+    """What ``@node(nout=N)`` returns: applied to a function, a ``MultiNodeFunction``."""
+
+    __slots__ = ()
+
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[R]], /) -> MultiNodeFunction[P, R]: ...
+    @overload
+    def __call__(self, func: Callable[P, R], /) -> MultiNodeFunction[P, R]: ...
+    def __call__(self, func: Callable[..., Any], /) -> MultiNodeFunction[..., Any]:
+        made = make_node_function(func, self._options)
+        return made  # type: ignore[return-value]  # pure=True: a PureNodeFunction, also N futures
+
+
+class Node(_Decorator):
     """The seed's spelling of ``@node``: ``@Node()`` or ``@Node(name="...")``.
 
     >>> from tcg_core import Node
@@ -328,11 +435,6 @@ class Node:
                  cost: float | None = None, retries: int = 0,
                  timeout: float | None = None, cache: bool | None = None,
                  cache_key: Any = None, pure: bool = False, verbose: bool = False) -> None:
-        self._options = NodeOptions.check("Node()", name=name, nout=nout, cost=cost,
-                                          retries=retries, timeout=timeout, cache=cache,
-                                          cache_key=cache_key, pure=pure, verbose=verbose)
-
-    def __call__(self, func: Callable[..., R]) -> NodeFunction[R]:
-        if not callable(func):
-            raise TypeError("use Node() with parentheses: @Node() then def ...")
-        return make_node_function(func, self._options)
+        super().__init__(NodeOptions.check("Node()", name=name, nout=nout, cost=cost,
+                                           retries=retries, timeout=timeout, cache=cache,
+                                           cache_key=cache_key, pure=pure, verbose=verbose))

@@ -144,19 +144,19 @@ class NodeRecord:
     def __init__(self, spec: Any, args: Any, kwargs: dict[str, Any] | None,
                  inputs: tuple[NodeRecord, ...] | None, input_names: tuple[str, ...]) -> None:
         #: unique in this process, in creation order
-        self.id = next(_ids)
+        self.id: int = next(_ids)
         #: the NodeFunction called (name, options, the body)
-        self.spec = spec
+        self.spec: Any = spec
         #: one of NodeState's values; written by the scheduler's transitions only
-        self.state = _PENDING
+        self.state: str = _PENDING
         #: the records of the futures in the arguments; None: derive them from _args
         self._inputs = inputs
         #: the argument each input came through, parallel to inputs
-        self.input_names = input_names
+        self.input_names: tuple[str, ...] = input_names
         #: the exception that failed (or skipped) the node, else None
         self.error: BaseException | None = None
         #: how many times the body was started
-        self.attempts = 0
+        self.attempts: int = 0
         #: the call's positional arguments (a tuple, or a lone future argument as
         #: itself); None once the node finished
         self._args = args

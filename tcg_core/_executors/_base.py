@@ -29,6 +29,12 @@ class Adapter:
     #: ``None`` for the scheduler's own policy (see ``_scheduler``), the fast path
     pick: Any = None
 
+    @property
+    def detached(self) -> int:
+        """Bodies in flight that hold no worker (coroutines awaiting on an event loop):
+        the scheduler does not count them against ``workers``."""
+        return 0
+
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
         raise NotImplementedError
@@ -68,6 +74,9 @@ def describe_pool_failure(exc: BaseException) -> tuple[type[TcgError], str] | No
     """The error type and user-facing reason for a process-pool failure, or ``None`` for
     an ordinary exception raised by the node's body."""
     if isinstance(exc, cf.BrokenExecutor):
+        reason = getattr(exc, "__tcg_reason__", None)
+        if reason is not None:  # the pool's workers died on start (ProcessAdapter)
+            return TcgError, str(reason)
         return TcgError, ("the worker process running it died (killed, crashed or called "
                           "os._exit); the process pool is unusable after that")
     if _pickle_problem(exc):

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
 import os
-import pickle
 import sys
 from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
 from .._context import Packed, run_body, run_body_packed
-from .._errors import ResolveCancelled, SerializationError
+from .._errors import ResolveCancelled
 from ._base import Adapter
 
 # A forked child inherits the parent's forkserver bookkeeping but is not the forkserver's
@@ -32,7 +32,8 @@ _SHUT_DOWN_FIX = ("the executor passed to resolve() is shut down; pass a running
                   "(or executor='threads', which tcg manages for you)")
 
 
-def _report(events: SimpleQueue[Any], key: Any, future: cf.Future[Any]) -> None:
+def _report(events: SimpleQueue[Any], key: Any, future: cf.Future[Any],
+            warmups: list[cf.Future[Any]] | None = None) -> None:
     if future.cancelled():
         events.put((key, False, ResolveCancelled(f"cancelled: {_SHUT_DOWN_FIX}")))
         return
@@ -41,6 +42,13 @@ def _report(events: SimpleQueue[Any], key: Any, future: cf.Future[Any]) -> None:
         result = future.result()
         events.put((key, True, result.payload if isinstance(result, Packed) else result))
     else:
+        if warmups and isinstance(exc, cf.BrokenExecutor):
+            from ._shipping import main_guard_problem
+
+            reason = main_guard_problem(warmups)
+            if reason is not None:
+                with contextlib.suppress(AttributeError, TypeError):
+                    exc.__tcg_reason__ = reason  # type: ignore[attr-defined]
         events.put((key, False, exc))
 
 
@@ -53,12 +61,15 @@ class PoolAdapter(Adapter):
         self._executor = executor
         self._owned = owned
         self.workers = workers or getattr(executor, "_max_workers", None) or 4
+        #: no-op tasks sent to a pool we created: if none ever ran, its workers died
+        #: while starting (see ``main_guard_problem``)
+        self.warmups: list[cf.Future[Any]] = []
 
     _runner: Callable[..., Any] = staticmethod(run_body)
 
     def _callable(self, spec: Any, args: tuple[Any, ...],
                   kwargs: dict[str, Any] | None) -> Any:
-        return spec.func
+        return spec.body  # an async body runs to completion on the pool's thread
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
@@ -74,7 +85,7 @@ class PoolAdapter(Adapter):
             if "shutdown" not in str(exc) and "shut down" not in str(exc):
                 raise
             raise ResolveCancelled(f"node {spec.name!r} could not start: {_SHUT_DOWN_FIX}") from exc
-        future.add_done_callback(lambda f: _report(events, key, f))
+        future.add_done_callback(lambda f: _report(events, key, f, self.warmups))
 
     def close(self, *, cancel: bool) -> None:
         if self._owned:
@@ -90,7 +101,7 @@ class ProcessAdapter(PoolAdapter):
 
     def __init__(self, executor: cf.Executor, *, owned: bool, workers: int | None = None) -> None:
         super().__init__(executor, owned=owned, workers=workers)
-        self._checked: dict[int, None] = {}
+        self._checked: dict[int, Any] = {}
         self.kills_on_cancel = owned
 
     @classmethod
@@ -104,9 +115,10 @@ class ProcessAdapter(PoolAdapter):
         pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=context)
         # The pool starts a process per submit while none is idle: a few no-op tasks
         # now start them all at once, instead of one by one as the graph fans out.
-        for _ in range(max_workers):
-            pool.submit(os.getpid)
-        return cls(pool, owned=True, workers=max_workers)
+        warmups = [pool.submit(os.getpid) for _ in range(max_workers)]
+        adapter = cls(pool, owned=True, workers=max_workers)
+        adapter.warmups = warmups
+        return adapter
 
     def _callable(self, spec: Any, args: tuple[Any, ...],
                   kwargs: dict[str, Any] | None) -> Any:
@@ -114,17 +126,14 @@ class ProcessAdapter(PoolAdapter):
             # A test double (override): ship the replacement itself. The node would go by
             # reference, and the worker would import and run the real body.
             return spec.shipped(args, kwargs)
-        # The NodeFunction pickles by reference; run_body unwraps it in the worker.
-        if id(spec) not in self._checked:
-            try:
-                pickle.dumps(spec)
-            except Exception as exc:
-                raise SerializationError(
-                    f"node {spec.name!r} cannot be sent to a worker process ({exc}); define "
-                    "it at module top level (lambdas and functions defined inside other "
-                    "functions cannot be pickled), or use executor='threads'") from exc
-            self._checked[id(spec)] = None
-        return spec
+        # The NodeFunction itself travels (by name or by value); run_body unwraps it in
+        # the worker. Checked once per node function and resolve.
+        shipped = self._checked.get(id(spec))
+        if shipped is None:
+            from ._shipping import shippable
+
+            shipped = self._checked[id(spec)] = shippable(spec)
+        return shipped
 
     def abandon_worker(self) -> bool:
         # Our own pool grows by one process to replace the stuck one. This reaches into

@@ -60,8 +60,8 @@ class ShuffledExecutor:
             raise TypeError(problem)
         if not 0 <= jitter < float("inf"):  # NaN fails this too
             raise ValueError(problem)
-        self.seed = seed  #: chooses the order; the same seed gives the same order
-        self.jitter = float(jitter)  #: the longest sleep around a body, in seconds
+        self.seed: int = seed  #: chooses the order; the same seed gives the same order
+        self.jitter: float = float(jitter)  #: the longest sleep around a body, in seconds
 
     def __repr__(self) -> str:
         extra = f", jitter={self.jitter}" if self.jitter else ""
@@ -129,7 +129,7 @@ class _ShuffledThreads(ThreadsAdapter):
                events: SimpleQueue[Any], key: Any) -> None:
         # The sleeps are drawn here, in the resolve's thread: one seed, one sequence.
         rng, jitter = self.pick.rng, self.jitter
-        body = _Jittered(spec.func, rng.uniform(0, jitter), rng.uniform(0, jitter))
+        body = _Jittered(spec.body, rng.uniform(0, jitter), rng.uniform(0, jitter))
         self._pool.submit((body, args, kwargs, events, key))
 
 

@@ -117,7 +117,7 @@ class ThreadsExecutor:
                 or max_workers < 1:
             raise TypeError(f"ThreadsExecutor(): max_workers must be an int >= 1, got "
                             f"{type(max_workers).__name__} {max_workers!r:.40}")
-        self.max_workers = max_workers  #: how many bodies may run at once
+        self.max_workers: int = max_workers  #: how many bodies may run at once
 
     def __repr__(self) -> str:
         return f"ThreadsExecutor(max_workers={self.max_workers})"
@@ -138,10 +138,28 @@ class ThreadsAdapter(Adapter):
         self.workers = max_workers
         self._pool = _POOL
         self._pool.allow(max_workers)
+        # Async bodies submitted and finished, each counted by one thread only (the
+        # scheduler's, the loop's), so neither count needs a lock.
+        self._async_started = 0
+        self._async_finished = 0
+
+    @property
+    def detached(self) -> int:
+        """Async bodies in flight on the event loop: they hold no worker thread."""
+        return self._async_started - self._async_finished
+
+    def _async_done(self) -> None:
+        self._async_finished += 1
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
-        self._pool.submit((spec.func, args, kwargs, events, key))
+        if spec.is_async:
+            from ._async import LOOP
+
+            self._async_started += 1
+            LOOP.submit(spec.func, args, kwargs, spec.timeout, events, key, self._async_done)
+            return
+        self._pool.submit((spec.body, args, kwargs, events, key))
 
     def abandon_worker(self) -> bool:
         self._pool.grow()

@@ -142,7 +142,7 @@ class Lifecycle(RunState):
         self.inline_current = rec
         start = perf_counter()
         try:
-            value = spec.func(*args, **kwargs) if kwargs else spec.func(*args)
+            value = spec.body(*args, **kwargs) if kwargs else spec.body(*args)
         except BaseException as exc:
             end = perf_counter()
             self.inline_current = None

@@ -86,7 +86,7 @@ class _CheckedBody:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         before = [(key, value, digest) for key, value in _each(args, kwargs)
                   if (digest := fingerprint(value)) is not None]
-        result = self.spec.func(*args, **kwargs)
+        result = self.spec.body(*args, **kwargs)  # an async one run to completion
         for key, value, digest in before:
             if fingerprint(value) != digest:
                 raise MutatedInput(key, type(value).__name__)
@@ -101,11 +101,13 @@ class _CheckedSpec:
     """What the scheduler reads of a ``NodeFunction``, with the checked body as ``func``.
     Measured durations go to the real one."""
 
-    __slots__ = ("_spec", "func")
+    __slots__ = ("_spec", "body", "func")
+    #: checked bodies run as plain calls (an async one to completion, on a worker)
+    is_async = False
 
     def __init__(self, spec: Any) -> None:
         self._spec = spec
-        self.func = _CheckedBody(spec)
+        self.func = self.body = _CheckedBody(spec)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._spec, name)

@@ -159,12 +159,14 @@ class Replaced:
     """A replaced node's spec in one run: the node's options, the replacement's body
     (``func``), and durations of its own (a fake's speed says nothing of the node's)."""
 
-    __slots__ = ("func", "mean_duration", "node")
+    __slots__ = ("body", "func", "mean_duration", "node")
     _tcg_replaced = True
+    #: the replacement runs as a plain call, even for an ``async def`` node
+    is_async = False
 
     def __init__(self, node: Any, body: _Body) -> None:
         self.node = node
-        self.func = body
+        self.func = self.body = body
         self.mean_duration: float | None = None
 
     def __getattr__(self, name: str) -> Any:

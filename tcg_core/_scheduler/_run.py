@@ -144,7 +144,8 @@ class Run(Lifecycle):
     def has_capacity(self) -> bool:
         if self.adapter.inline:
             return not self.in_flight  # serial: a watchdog body runs alone
-        return len(self.in_flight) < self.adapter.workers - self.lost_workers
+        adapter = self.adapter
+        return len(self.in_flight) - adapter.detached < adapter.workers - self.lost_workers
 
     def wait_for_events(self) -> None:
         timeout = WAIT_SLICE

@@ -234,9 +234,10 @@ def test_the_message_names_the_real_cause(project: pytest.Pytester,
     result.stdout.fnmatch_lines([
         "E         check cannot start before load ends, on any executor: parse takes load; "
         "stage takes parse; check is created by stage's body"])
-    result.stdout.fnmatch_lines([
-        "E         they all ran on one worker (*tcg-worker*) and the run used no other: a pool "
-        "of one worker (max_workers=1, --tcg-workers=1)?"])
+    # One worker of the shared pool: the same thread, or idle threads taking turns.
+    assert ("and the run used no other: a pool of one worker (max_workers=1, "
+            "--tcg-workers=1)?" in text or "no two nodes of the graph ever ran at once "
+            "(they took turns on" in text), text
     # The old guess is gone from the data-dependency case: its pool had 8 workers.
-    assert text.count("they all ran on one worker") == 1
+    assert text.count("a pool of one worker (max_workers=1") == 1
     assert "was the executor serial" not in text
