@@ -49,16 +49,17 @@ class ProgressBar(Callback):
         if not isinstance(always, bool):
             raise TypeError(f"progress(): always must be True or False, got "
                             f"{type(always).__name__} {always!r}")
-        self.file = file
-        self.always = always
-        self.delay = check_seconds("progress()", "delay", delay, allow_zero=True)
-        self.known = 0  #: nodes known so far
-        self.finished = 0  #: done, failed or skipped
-        self.failed = 0  #: failed so far
-        self.running: dict[int, str] = {}
-        self._bar: Any = None
-        self._depth = 0
-        self._next_postfix = 0.0
+        self.file: TextIO | None = file  #: where the bar is drawn (None: sys.stderr)
+        self.always: bool = always  #: draw even when the stream is not a terminal
+        #: seconds a resolve must have run before the bar shows
+        self.delay: float = check_seconds("progress()", "delay", delay, allow_zero=True)
+        self.known: int = 0  #: nodes known so far
+        self.finished: int = 0  #: done, failed or skipped
+        self.failed: int = 0  #: failed so far
+        self.running: dict[int, str] = {}  #: names of the running nodes, by record id
+        self._bar: Any = None  #: the tqdm bar while a resolve runs
+        self._depth = 0  #: nested resolves sharing the bar
+        self._next_postfix = 0.0  #: when the running names are redrawn next
 
     def on_resolve_start(self) -> None:
         self._depth += 1
