@@ -131,7 +131,7 @@ def progress(*, file: TextIO | None = None, always: bool = False,
              delay: float = 0.0) -> ProgressBar:
     """A progress bar for every resolve inside ``with progress():`` (see ``ProgressBar``).
 
-    >>> from tcg_core import progress
+    >>> from tcg_core import ProgressBar, progress
     >>> isinstance(progress(), ProgressBar)
     True
     """
