@@ -28,6 +28,7 @@ from ._node import Node, NodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
 from ._record import NodeRecord, NodeState
 from ._simulate import Schedule, simulate
+from ._values import register_container
 
 # The exporters load on first use: ``import tcg_core`` stays cheap (the pytest plugin
 # imports it in every test session).
@@ -62,4 +63,5 @@ __all__ = [
     "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save",
+    "register_container",
 ]
