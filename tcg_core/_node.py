@@ -215,6 +215,32 @@ class NodeFunction(Generic[R]):
             positional.append(f"{self._star or 'args'}[{len(positional) - self._n_named}]")
         return positional[index]
 
+    def named(self, label: str) -> Callable[..., Any]:
+        """This node, for one call that carries its own ``label``: shown beside the name
+        in errors (``node 'parse_rows' [parse shop/b] failed``), diagrams and JSON, and
+        kept as ``record.label``, so calls of one function can be told apart.
+
+        >>> from tcg_core import node
+        >>> @node
+        ... def parse(text):
+        ...     return text.split(",")
+        >>> future = parse.named("parse shop/b")("x,y")
+        >>> future.node.label, future.resolve()
+        ('parse shop/b', ['x', 'y'])
+        """
+        if not isinstance(label, str) or not label:
+            raise TypeError(f"{self.name}.named(): label must be a non-empty str, not "
+                            f"{type(label).__name__} {label!r:.60}")
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            made = self(*args, **kwargs)
+            first = made[0] if self.nout is not None else made
+            first._record.label = label
+            return made
+
+        call.__name__ = call.__qualname__ = f"{self.name}.named({label!r})"
+        return call
+
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         if instance is None:
             return self

@@ -48,7 +48,7 @@ def _record_dict(rec: NodeRecord, path: str) -> dict[str, Any]:
         "inputs": [r.id for r in rec.inputs], "input_names": list(rec.input_names),
         "state": rec.state, "start": rec.start, "end": rec.end, "duration": rec.duration,
         "worker": rec.worker, "returned": rec.returned, "attempts": rec.attempts,
-        "error": error_text(rec.error), "cost": rec.cost,
+        "error": error_text(rec.error), "cost": rec.cost, "label": rec.label,
     }
 
 
@@ -59,7 +59,8 @@ def to_json(graph: object, *, indent: int | None = 1) -> str:
     [...]}``. Each node has ``id``, ``name``, ``path``, ``parent`` and ``children`` (ids),
     ``inputs`` (ids) with ``input_names``, ``state``, ``start``/``end`` (seconds of
     ``time.perf_counter()``, exact), ``duration``, ``worker``, ``returned``,
-    ``attempts``, ``error`` (``"Type: message"`` or ``null``) and ``cost``. ``edges``
+    ``attempts``, ``error`` (``"Type: message"`` or ``null``), ``cost`` and ``label``
+    (the call's own label, or ``null``). ``edges``
     repeats the data edges as ``[producer id, consumer id, argument]`` for readers
     other than :func:`load_json`, which ignores it. Values are never included.
 
@@ -155,6 +156,9 @@ def _rebuild(items: list[dict[str, Any]]) -> GraphModel:
         rec.returned = bool(item.get("returned", True))
         rec.attempts = int(item.get("attempts", 0))
         rec.error = _error(item.get("error"))
+        label = item.get("label")
+        if label is not None:
+            rec.label = str(label)
     return GraphModel(by_id[k] for k in sorted(by_id))
 
 

@@ -63,7 +63,8 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
 
     def label(rec: NodeRecord) -> str:
         mark = marks[rec.id]
-        parts = [_text(rec.name)]
+        parts = [_text(rec.name)] if rec.label is None else [_text(rec.name),
+                                                             _text(rec.label)]
         if not rec.children and timings and rec.duration is not None \
                 and "skipped" not in mark:
             parts.append(format_seconds(rec.duration))

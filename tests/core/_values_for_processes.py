@@ -90,3 +90,15 @@ DEFAULT = value(100)
 @node
 def with_default(x: Any = DEFAULT, *, y: Any = DEFAULT) -> Any:
     return (x, y)
+
+
+@node
+def parse_rows(text: str, limit: int = 10) -> list[str]:
+    if "b" in text:
+        raise ValueError("bad row")
+    return text.split(",")[:limit]
+
+
+@node
+def run_pages(*pages: str) -> list[Any]:
+    return [parse_rows.named(f"parse {page}")(value(page)) for page in pages]
