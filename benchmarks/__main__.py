@@ -24,6 +24,7 @@ SCENARIOS = {
     "memory": "_memory",
     "scale": "_scale",
     "plugin": "_plugin_overhead",
+    "arguments": "_arguments",
 }
 #: scenarios run only when asked for with --only.
 OPT_IN = {"profile": "_profile"}
