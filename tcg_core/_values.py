@@ -34,7 +34,7 @@ PLAIN = frozenset({int, float, str, bytes, bool, complex, type(None)})
 # The kinds of class: how a value of it is looked inside and rebuilt.
 _OPAQUE, _HANDLE, _LIST, _TUPLE, _DICT, _SET, _NAMEDTUPLE, _TUPLELIKE, _LISTLIKE, \
     _DICTLIKE, _SETLIKE, _FROZENSETLIKE, _DEQUE, _CHAINMAP, _DATACLASS, _REGISTERED, \
-    _GENERATOR = range(17)
+    _GENERATOR, _OBJECT = range(18)
 
 _kinds: dict[type, int] = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET,
                            frozenset: _SET}
@@ -108,6 +108,8 @@ def _classify(cls: type) -> int:
         kind = _FROZENSETLIKE
     elif issubclass(cls, (types.GeneratorType, types.AsyncGeneratorType)):
         kind = _GENERATOR
+    elif "__dict__" in dir(cls) and not issubclass(cls, (type, types.ModuleType)):
+        kind = _OBJECT  # opaque, but an argument's own attributes are checked
     else:
         kind = _OPAQUE
     _kinds[cls] = kind
@@ -136,6 +138,9 @@ def _scan(obj: Any, found: list[Handle], refuse: bool) -> None:
         return
     if kind == _HANDLE:
         found.append(obj)
+    elif kind == _OBJECT:
+        if refuse:
+            _refuse_held_futures(obj)
     elif kind == _GENERATOR:
         if refuse:
             raise Refused(
@@ -147,6 +152,22 @@ def _scan(obj: Any, found: list[Handle], refuse: bool) -> None:
             _scan(item, found, refuse)
 
 
+def _refuse_held_futures(obj: Any) -> None:
+    """An object tcg does not open may still hold a future in an attribute: the body
+    would be handed a Future where it expects a value, so say how to fix it."""
+    attributes = getattr(obj, "__dict__", None)
+    if not isinstance(attributes, dict):
+        return
+    for name, held in attributes.items():
+        if isinstance(held, Handle):
+            cls = obj.__class__.__name__
+            raise Refused(
+                f"is an instance of {cls} holding a future in its attribute {name!r}, and "
+                f"tcg does not "
+                f"look inside {cls} objects; make {cls} a dataclass, or register it with "
+                f"tcg_core.register_container({cls}, flatten, unflatten)")
+
+
 def scan_futures(obj: Any, found: list[Handle]) -> None:
     """Append every future inside ``obj`` (through every container kind tcg knows)."""
     _scan(obj, found, False)
@@ -154,7 +175,7 @@ def scan_futures(obj: Any, found: list[Handle]) -> None:
 
 def scan_arguments(obj: Any, found: list[Handle]) -> None:
     """``scan_futures`` for a call's argument: raises ``Refused`` for a value tcg must not
-    pass to a body (a generator)."""
+    pass to a body (a generator, an object it does not open holding a future)."""
     _scan(obj, found, True)
 
 
@@ -179,7 +200,7 @@ def substitute(obj: Any) -> Any:
     kind = _kinds.get(cls)
     if kind is None:
         kind = _classify(cls)
-    if kind == _OPAQUE or kind == _GENERATOR:
+    if kind == _OPAQUE or kind == _GENERATOR or kind == _OBJECT:
         return obj
     if kind == _HANDLE:
         return obj._get()

@@ -108,14 +108,22 @@ def test_a_generator_argument_is_refused_naming_the_node_and_argument() -> None:
         V.identity(x={"nested": (i for i in range(2))})
 
 
-def test_an_unknown_object_is_passed_as_it_is() -> None:
-    class Opaque:
-        def __init__(self, inner: Any) -> None:
-            self.inner = inner
+class Opaque:
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
 
-    inner = V.value(1)
-    got = V.identity(Opaque(inner)).resolve(executor="serial")
-    assert got.inner is inner  # documented: tcg does not look inside unknown objects
+
+def test_an_unknown_object_is_passed_as_it_is() -> None:
+    box = Opaque([1])
+    assert V.identity(box).resolve(executor="serial") is box
+    assert V.identity([box, V.value(1)]).resolve(executor="serial")[0] is box
+
+
+def test_an_unknown_object_holding_a_future_is_refused_with_the_fix() -> None:
+    with pytest.raises(TypeError, match=r"identity\(\): argument 'x' is an instance of Opaque "
+                                        r"holding a future in its attribute 'inner'.*dataclass.*"
+                                        r"register_container\(Opaque, flatten, unflatten\)"):
+        V.identity(Opaque(V.value(1)))
 
 
 class Box:
