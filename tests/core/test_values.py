@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+import tcg_core
 from tcg_core import node, register_container
 from tests.core import _values_for_processes as V
 
@@ -173,5 +174,8 @@ def test_containers_in_and_out_on_dask(dask_client: Any) -> None:
     assert V.with_default().resolve(executor=dask_client) == (100, 100)
     got = V.returns_containers(3).resolve(executor=dask_client)
     assert got["default"].default_factory is list and got["tagged"].tag == "t"
+    f1, f2 = V.value(1), V.value(2)
+    assert tcg_core.resolve({"a": f1, "b": [f2, 3]}, V.Frozen(f1), executor=dask_client) == (
+        {"a": 1, "b": [2, 3]}, V.Frozen(1))
 
 
