@@ -36,8 +36,11 @@ _OPAQUE, _HANDLE, _LIST, _TUPLE, _DICT, _SET, _NAMEDTUPLE, _TUPLELIKE, _LISTLIKE
     _DICTLIKE, _SETLIKE, _FROZENSETLIKE, _DEQUE, _CHAINMAP, _DATACLASS, _REGISTERED, \
     _GENERATOR, _OBJECT = range(18)
 
-_kinds: dict[type, int] = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET,
-                           frozenset: _SET}
+_BUILTIN_KINDS = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET, frozenset: _SET}
+_kinds: dict[type, int] = dict(_BUILTIN_KINDS)
+#: Some libraries make a class per object (``unittest.mock``): past this many cached
+#: classes the cache starts again rather than keep every such class alive.
+_CACHE_LIMIT = 10_000
 _fields: dict[type, tuple[str, ...]] = {}
 _registry: dict[type, tuple[Callable[[Any], tuple[Iterable[Any], Any]],
                             Callable[[Any, list[Any]], Any]]] = {}
@@ -84,6 +87,9 @@ def register_container(cls: type, flatten: Callable[[Any], tuple[Iterable[Any], 
 
 def _classify(cls: type) -> int:
     """The kind of ``cls``, cached (a registration drops the cache entry of its class)."""
+    if len(_kinds) > _CACHE_LIMIT:
+        _kinds.clear()
+        _kinds.update(_BUILTIN_KINDS)
     if cls in _registry:
         kind = _REGISTERED
     elif issubclass(cls, Handle):

@@ -179,3 +179,14 @@ def test_containers_in_and_out_on_dask(dask_client: Any) -> None:
         {"a": 1, "b": [2, 3]}, V.Frozen(1))
 
 
+
+
+def test_a_class_per_object_does_not_grow_the_kind_cache_without_bound() -> None:
+    from unittest import mock
+
+    from tcg_core import _values
+
+    for _ in range(_values._CACHE_LIMIT + 50):  # each Mock has a class of its own
+        V.identity(mock.Mock())
+    assert len(_values._kinds) <= _values._CACHE_LIMIT + 1
+    assert V.identity(V.Pair(V.value(1), 2)).resolve(executor="serial") == V.Pair(1, 2)
