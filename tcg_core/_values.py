@@ -36,7 +36,8 @@ _OPAQUE, _HANDLE, _LIST, _TUPLE, _DICT, _SET, _NAMEDTUPLE, _TUPLELIKE, _LISTLIKE
     _DICTLIKE, _SETLIKE, _FROZENSETLIKE, _DEQUE, _CHAINMAP, _DATACLASS, _REGISTERED, \
     _GENERATOR, _OBJECT = range(18)
 
-_BUILTIN_KINDS = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET, frozenset: _SET}
+_BUILTIN_KINDS: dict[type, int] = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET,
+                                   frozenset: _SET}
 _kinds: dict[type, int] = dict(_BUILTIN_KINDS)
 #: Some libraries make a class per object (``unittest.mock``): past this many cached
 #: classes the cache starts again rather than keep every such class alive.
