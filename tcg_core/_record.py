@@ -63,7 +63,8 @@ class _Extra:
     """The fields of a record that most nodes never use, kept out of the record itself
     so a pending node stays small for memory and for the garbage collector."""
 
-    __slots__ = ("attempt_errors", "children", "label", "parent", "result", "returned")
+    __slots__ = ("attempt_errors", "call", "children", "label", "parent", "result",
+                 "returned")
 
     def __init__(self) -> None:
         #: the node whose body created this one
@@ -78,6 +79,9 @@ class _Extra:
         self.attempt_errors: list[BaseException] | None = None
         #: this call's own label (``NodeFunction.named``), shown beside the name
         self.label: str | None = None
+        #: the call as its error shows it, described once: the arguments are released
+        #: when the node finishes, and a later resolve raises the same message again
+        self.call: str | None = None
 
 
 class NodeRecord:

@@ -118,7 +118,10 @@ def node_error(rec: NodeRecord) -> NodeError:
                                for i, e in enumerate(earlier, 1))
             message += f"; earlier attempts: {listed}"
         message += ")"
-    message += f"\n  the call: {describe_call(rec)}"
+    extra = rec._more()
+    if extra.call is None:
+        extra.call = describe_call(rec)
+    message += f"\n    the call: {extra.call}"
     err = NodeError(message, node=rec, path=rec.path)
     err.attempt_errors = [*earlier, cause]
     err.__cause__ = cause
