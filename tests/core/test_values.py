@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections import ChainMap, Counter, OrderedDict, defaultdict, deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -190,3 +191,26 @@ def test_a_class_per_object_does_not_grow_the_kind_cache_without_bound() -> None
         V.identity(mock.Mock())
     assert len(_values._kinds) <= _values._CACHE_LIMIT + 1
     assert V.identity(V.Pair(V.value(1), 2)).resolve(executor="serial") == V.Pair(1, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class Slotted:
+    a: Any
+    b: Any = 0
+
+
+@dataclass
+class Derived:
+    a: Any
+    doubled: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.doubled = "set by __post_init__"
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads"])
+def test_slotted_dataclasses_and_init_false_fields(executor: str) -> None:
+    slotted = V.identity(Slotted(V.value(1), b=V.value(2))).resolve(executor=executor)
+    assert (type(slotted), slotted.a, slotted.b) == (Slotted, 1, 2)
+    derived = V.identity(Derived(V.value(3))).resolve(executor=executor)
+    assert (derived.a, derived.doubled) == (3, "set by __post_init__")
