@@ -11,6 +11,14 @@ Engines, all driven by the same loop (``_shapes.drive``):
 * ``tcg-serial``, ``tcg-threads``: ``tcg_core.resolve(*sinks, executor=...)`` with a node
   function already measured by earlier runs (so tiny nodes run inline), and
   ``tcg-threads-cold``: a fresh node function every run (nothing measured yet).
+* ``tcg-callback``, ``tcg-progress``, ``tcg-cache-hit``: ``tcg-serial`` with a callback
+  that counts finished nodes, with a progress bar (drawn into a buffer), and with
+  ``cache=True`` after a warm-up stored every value (each node a cache hit); the
+  ``tcg-serial`` column is the callbacks-off row.
+* ``tcg-checked``: ``tcg-serial`` with ``check_mutation=True`` (the arguments are ints,
+  which are not fingerprinted: the check's fixed cost per node); ``tcg-shuffled``: a
+  ``ShuffledExecutor`` (the seeded random pick). The check's cost per argument size is
+  a table of its own.
 * ``dask-sync``, ``dask-threads``: ``dask.delayed`` built once, computed with each
   scheduler; each total counts the build.
 """
@@ -47,7 +55,10 @@ FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 DASK_SIZES = (1_000, 10_000)
 DASK_FULL_SIZES = (1_000, 3_000, 10_000)
 ENGINES = ("python", "lazy", "columnar", "pool", "tcg-serial", "tcg-threads", "tcg-threads-cold",
+           "tcg-checked", "tcg-shuffled", "tcg-callback", "tcg-progress", "tcg-cache-hit",
            "dask-sync", "dask-threads")
+#: Argument sizes (ints in one list) for the check_mutation cost table.
+CHECKED_SIZES = (10, 1_000, 100_000)
 
 Timings = dict[str, float]
 Runner = Callable[[_shapes.Spec, list[int]], Timings]
@@ -95,7 +106,7 @@ def _pool(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
         return {"build": 0.0, "resolve": time.perf_counter() - started}
 
 
-def _tcg(executor: str, fresh: bool) -> Runner:
+def _tcg(executor: Any, fresh: bool, **options: Any) -> Runner:
     import tcg_core
 
     warm = tcg_core.node(name="noop")(_noop)
@@ -105,10 +116,92 @@ def _tcg(executor: str, fresh: bool) -> Runner:
         started = time.perf_counter()
         out = _shapes.drive(spec, func)
         built = time.perf_counter()
-        tcg_core.resolve(*[out[i] for i in sink_idx], executor=executor)
+        tcg_core.resolve(*[out[i] for i in sink_idx], executor=executor, **options)
         return {"build": built - started, "resolve": time.perf_counter() - built}
 
     return run
+
+
+def _tcg_observed(kind: str) -> Runner:
+    """``tcg-serial`` with a callback, a progress bar, or every node a cache hit."""
+    import io
+    import os
+    import tempfile
+
+    import tcg_core
+
+    warm = tcg_core.node(name="noop")(_noop)
+
+    class Counting(tcg_core.Callback):
+        finished = 0
+
+        def on_finish(self, record: Any) -> None:
+            self.finished += 1
+
+    # resolve(cache=True), not @node(cache=True): a cached node function would put every
+    # later resolve of this process (the other engines' too) on the observing loop.
+    folder = tempfile.mkdtemp(prefix="tcg-bench-cache-")
+
+    def run(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+        options: dict[str, Any] = {"executor": "serial"}
+        if kind == "callback":
+            options["callbacks"] = [Counting()]
+        elif kind == "cache":
+            options["cache"] = True
+        previous = os.environ.get("TCG_CACHE_DIR")
+        os.environ["TCG_CACHE_DIR"] = folder
+        try:
+            started = time.perf_counter()
+            out = _shapes.drive(spec, warm)
+            built = time.perf_counter()
+            if kind == "progress":
+                with tcg_core.progress(file=io.StringIO(), always=True):
+                    tcg_core.resolve(*[out[i] for i in sink_idx], **options)
+            else:
+                tcg_core.resolve(*[out[i] for i in sink_idx], **options)
+            return {"build": built - started, "resolve": time.perf_counter() - built}
+        finally:
+            if previous is None:
+                del os.environ["TCG_CACHE_DIR"]
+            else:
+                os.environ["TCG_CACHE_DIR"] = previous
+
+    return run
+
+
+def _shuffled() -> Any:
+    import tcg_core
+
+    return tcg_core.ShuffledExecutor(seed=0)
+
+
+def _checked_cost(repeats: int) -> Table:
+    """µs per node of a serial fan of 100 nodes that each take one list of ``k`` ints,
+    with and without ``check_mutation`` (it pickles and hashes the list twice)."""
+    import tcg_core
+
+    @tcg_core.node
+    def length(items: list[int]) -> int:
+        return len(items)
+
+    table = Table("check_mutation=True: cost per node by argument size (µs/node, median)",
+                  ["argument", "unchecked", "checked", "added"], [])
+    tcg_core.resolve(length([1]), executor="serial", check_mutation=True)  # warm up
+    for k in CHECKED_SIZES:
+        data = list(range(k))
+        times: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(repeats):
+            for checked in (False, True):
+                futures = [length(data) for _ in range(100)]
+                started = time.perf_counter()
+                tcg_core.resolve(*futures, executor="serial", check_mutation=checked)
+                times[checked].append((time.perf_counter() - started) / 100 * 1e6)
+        plain, checked_us = (sorted(times[c])[len(times[c]) // 2] for c in (False, True))
+        table.rows.append([f"list of {k:,} ints", fmt(plain), fmt(checked_us),
+                           fmt(checked_us - plain)])
+    table.notes.append("Interleaved runs; a body's arguments are fingerprinted before and "
+                       "after it runs, so the added cost grows with what the node receives.")
+    return table
 
 
 def _dask(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
@@ -168,12 +261,18 @@ class _Bench:
             "tcg-serial": _tcg("serial", fresh=False),
             "tcg-threads": _tcg("threads", fresh=False),
             "tcg-threads-cold": _tcg("threads", fresh=True),
+            "tcg-checked": _tcg("serial", fresh=False, check_mutation=True),
+            "tcg-shuffled": _tcg(_shuffled(), fresh=False),
+            "tcg-callback": _tcg_observed("callback"),
+            "tcg-progress": _tcg_observed("progress"),
+            "tcg-cache-hit": _tcg_observed("cache"),
         }
         self.cells: list[_Cell] = []
         self.history: dict[tuple[str, str], list[tuple[int, float]]] = {}
 
     def max_size(self, engine: str) -> int:
-        if engine in ("pool", "tcg-threads-cold"):
+        if engine in ("pool", "tcg-threads-cold", "tcg-checked", "tcg-shuffled",
+                      "tcg-cache-hit"):
             # The hand-off baseline and the cold variant change little with size: keep the
             # default run short, measure them at 100k with --full.
             return 100_000 if self.options.full else 10_000
@@ -300,7 +399,7 @@ def _tables(bench: _Bench) -> list[Table]:
     single = sorted({f"{c.engine} {c.shape} N={c.n:,}" for c in bench.cells if c.runs == 1})
     if single:
         per_node.notes.append("one run only (slow cell): " + "; ".join(single))
-    return [per_node, ratios, split]
+    return [per_node, ratios, split, _checked_cost(5 if bench.options.full else 3)]
 
 
 def _growth(bench: _Bench, shape: str, engine: str) -> float | None:

@@ -1,8 +1,9 @@
 """pytest-tcg: test computation-graph pipelines with pytest.
 
 The plugin (``pytest_tcg.plugin``, loaded through the ``pytest11`` entry point ``tcg``)
-adds the fixtures ``tcg_graph``, ``tcg_resolve``, ``tcg_executor`` and ``tcg_snapshot``,
-the marker ``@pytest.mark.tcg(executor=..., workers=...)`` and the ``--tcg-*`` options.
+adds the fixtures ``tcg_graph``, ``tcg_resolve``, ``tcg_executor``, ``tcg_snapshot`` and
+``tcg_mock``, the marker ``@pytest.mark.tcg(executor=..., workers=...)`` and the
+``--tcg-*`` options.
 The assertions below work with or without it. Hypothesis strategies live in
 ``pytest_tcg.strategies``.
 
@@ -18,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._assertions import (
+        OrderAssertionError,
         SpeedupAssertionError,
         assert_graph_shape,
         assert_nested,
+        assert_order_independent,
         assert_parallel_speedup,
         assert_ran_in_parallel,
         assert_simulated_speedup,
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "assert_graph_shape", "assert_nested", "assert_ran_in_parallel",
     "assert_parallel_speedup", "assert_simulated_speedup", "SpeedupReport",
-    "SpeedupAssertionError",
+    "SpeedupAssertionError", "assert_order_independent", "OrderAssertionError",
 ]
 
 

@@ -10,12 +10,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ._nesting import assert_nested
+from ._order import OrderAssertionError, assert_order_independent
 from ._parallel import assert_ran_in_parallel
 from ._shape import assert_graph_shape
 from ._timing import SpeedupReport, measure_speedup, notify, simulated_speedup
 
 __all__ = ["assert_graph_shape", "assert_nested", "assert_ran_in_parallel",
-           "assert_parallel_speedup", "assert_simulated_speedup", "SpeedupAssertionError"]
+           "assert_parallel_speedup", "assert_simulated_speedup", "SpeedupAssertionError",
+           "assert_order_independent", "OrderAssertionError"]
 
 
 class SpeedupAssertionError(AssertionError):

@@ -7,7 +7,9 @@ value goes through the same function, so both spellings accept the same things.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +18,11 @@ from typing import Any
 import pytest
 
 __all__ = ["EXECUTORS", "FORMATS", "Settings", "parse_executor", "parse_formats",
-           "parse_workers", "parse_dir", "default_formats", "GRAPHVIZ_HINT"]
+           "parse_workers", "parse_dir", "default_formats", "GRAPHVIZ_HINT", "parse_shuffle",
+           "parse_flag", "test_seed", "RANDOM"]
+
+#: ``--tcg-shuffle`` without a seed: one is chosen at random (and printed).
+RANDOM = "random"
 
 EXECUTORS = ("serial", "threads", "processes", "dask")
 #: ``--tcg-graph-format`` names and the file ending each one writes.
@@ -65,6 +71,54 @@ def parse_dir(value: str) -> str:
     return value
 
 
+def parse_shuffle(value: str) -> int | str:
+    """``--tcg-shuffle[=SEED]``: a whole number >= 0, or ``random``."""
+    text = value.strip().lower()
+    if text == RANDOM:
+        return RANDOM
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise pytest.UsageError(f"--tcg-shuffle: expected a seed (a whole number >= 0) or "
+                                f"'random', got {value!r}")
+    return seed
+
+
+def parse_flag(value: str) -> bool:
+    """An on/off ini key (``tcg_check_mutation``): true/false, yes/no, on/off, 1/0."""
+    text = value.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise pytest.UsageError(f"expected true or false, got {value!r}")
+
+
+def test_seed(base: int, nodeid: str) -> int:
+    """The ``ShuffledExecutor`` seed of one test under ``--tcg-shuffle=base``: derived
+    from the test's id, so it does not depend on which tests run or on which worker.
+
+    >>> test_seed(1, "test_a.py::test_x") == test_seed(1, "test_a.py::test_x")
+    True
+    """
+    digest = hashlib.blake2b(f"{base}/{nodeid}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big")
+
+
+test_seed.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
+
+
+def _shuffle_seed(config: pytest.Config) -> int | None:
+    chosen = _pick(config, "tcg_shuffle", parse_shuffle)
+    if chosen != RANDOM:
+        return chosen  # type: ignore[no-any-return]
+    shared = getattr(config, "workerinput", {}).get("tcg_shuffle")
+    # An xdist worker takes the controller's seed, so the header's seed replays every test.
+    return int(shared) if shared is not None else random.randrange(10**6)
+
+
 def default_formats() -> tuple[tuple[str, ...], str | None]:
     """svg when Graphviz's ``dot`` is on PATH, else dot and mmd plus a hint to print."""
     if shutil.which("dot"):
@@ -82,6 +136,10 @@ class Settings:
     executor: str | None
     workers: int | None
     snapshot_update: bool
+    #: --tcg-shuffle: the seed every test's ShuffledExecutor seed derives from, or None
+    shuffle: int | None = None
+    #: --tcg-check-mutation: the fixtures' resolves check that bodies leave inputs alone
+    check_mutation: bool = False
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -96,7 +154,10 @@ class Settings:
         return cls(graph_out=graph_out, formats=formats, format_note=note,
                    executor=_pick(config, "tcg_executor", parse_executor),
                    workers=_pick(config, "tcg_workers", parse_workers),
-                   snapshot_update=bool(config.getoption("tcg_snapshot_update")))
+                   snapshot_update=bool(config.getoption("tcg_snapshot_update")),
+                   shuffle=_shuffle_seed(config),
+                   check_mutation=bool(config.getoption("tcg_check_mutation")) or _ini_flag(
+                       config, "tcg_check_mutation"))
 
 
 def _pick(config: pytest.Config, name: str, parse: Any) -> Any:
@@ -109,6 +170,14 @@ def _pick(config: pytest.Config, name: str, parse: Any) -> Any:
         return None
     try:
         return parse(str(raw))
+    except pytest.UsageError as exc:
+        raise pytest.UsageError(f"ini key {name} = {raw!r}: {exc}") from None
+
+
+def _ini_flag(config: pytest.Config, name: str) -> bool:
+    raw = str(config.getini(name))
+    try:
+        return parse_flag(raw)
     except pytest.UsageError as exc:
         raise pytest.UsageError(f"ini key {name} = {raw!r}: {exc}") from None
 

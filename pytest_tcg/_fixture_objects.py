@@ -34,11 +34,14 @@ __all__ = ["RecordingGraph", "Resolver", "SessionResolver", "Snapshot"]
 class RecordingGraph(Graph):
     """A recording ``Graph`` whose ``resolve()`` uses the test's executor by default."""
 
-    def __init__(self, executor: Callable[[], Any]) -> None:
+    def __init__(self, executor: Callable[[], Any], *, check_mutation: bool = False) -> None:
         super().__init__()
         self._test_executor = executor
+        self._check_mutation = check_mutation  #: --tcg-check-mutation
 
     def resolve(self, executor: Any = None, **options: Any) -> list[Any]:
+        if self._check_mutation:
+            options.setdefault("check_mutation", True)
         return super().resolve(self._test_executor() if executor is None else executor,
                                **options)
 
@@ -48,9 +51,11 @@ class Resolver:
     diagram. One future gives its value, one Graph the list of its values, several
     targets a tuple of those."""
 
-    def __init__(self, item: pytest.Item | None, executor: Callable[[], Any]) -> None:
+    def __init__(self, item: pytest.Item | None, executor: Callable[[], Any], *,
+                 check_mutation: bool = False) -> None:
         self._item = item
         self._executor = executor
+        self._check_mutation = check_mutation  #: --tcg-check-mutation
 
     @property
     def executor(self) -> Any:
@@ -67,6 +72,8 @@ class Resolver:
             raise TypeError("tcg_resolve() needs a future, a Graph or a list of futures")
         if options.get("executor") is None:
             options["executor"] = self.executor
+        if self._check_mutation:
+            options.setdefault("check_mutation", True)
         item = self._test()
         if item is not None:
             state = item_state(item)
@@ -93,7 +100,8 @@ class SessionResolver(Resolver):
     session-scoped, Hypothesis' health check for function-scoped fixtures never fires."""
 
     def __init__(self, config: pytest.Config) -> None:
-        super().__init__(None, lambda: None)
+        super().__init__(None, lambda: None,
+                         check_mutation=config.stash[SETTINGS].check_mutation)
         self._config = config
         self._pools: dict[tuple[Any, int | None], tuple[Any, Callable[[], None] | None]] = {}
 
@@ -107,6 +115,12 @@ class SessionResolver(Resolver):
 
         item = self._test()
         settings = self._config.stash[SETTINGS]
+        if settings.shuffle is not None and item is not None:  # as tcg_executor does
+            from tcg_core import ShuffledExecutor
+
+            from ._config import test_seed
+
+            return ShuffledExecutor(seed=test_seed(settings.shuffle, item.nodeid))
         choice = choose_executor(item, settings) if item is not None else ExecutorChoice(
             settings.executor or "threads", settings.workers, "--tcg-executor")
         key = (choice.executor if isinstance(choice.executor, str) else id(choice.executor),

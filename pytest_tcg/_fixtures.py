@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._config import EXECUTORS, Settings
+from ._config import EXECUTORS, Settings, test_seed
 from ._state import SETTINGS, STATS, ensure_reports, item_state
 
 if TYPE_CHECKING:
@@ -164,8 +164,15 @@ def tcg_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
     ``--tcg-workers`` (ini: ``tcg_executor``, ``tcg_workers``), else threads. It is the
     string ``"serial"`` for the serial executor and otherwise an executor the plugin
     created (a thread or process pool, or a Dask client), shut down after the test.
+    With ``--tcg-shuffle`` it is a ``tcg_core.ShuffledExecutor`` seeded for this test.
     """
-    choice = choose_executor(request.node, request.config.stash[SETTINGS])
+    settings = request.config.stash[SETTINGS]
+    if settings.shuffle is not None:  # --tcg-shuffle: every test in a random valid order
+        from tcg_core import ShuffledExecutor
+
+        yield ShuffledExecutor(seed=test_seed(settings.shuffle, request.node.nodeid))
+        return
+    choice = choose_executor(request.node, settings)
     executor, close = create_executor(choice)
     try:
         yield executor
@@ -188,7 +195,8 @@ def tcg_graph(request: pytest.FixtureRequest) -> Iterator[RecordingGraph]:
     the graph is the test's diagram for ``--tcg-graph-out`` and ``tcg_snapshot``."""
     from ._fixture_objects import RecordingGraph
 
-    graph = RecordingGraph(_test_executor(request))
+    graph = RecordingGraph(_test_executor(request),
+                           check_mutation=request.config.stash[SETTINGS].check_mutation)
     item_state(request.node).add(graph)
     with graph:
         yield graph
@@ -204,7 +212,8 @@ def tcg_resolve(request: pytest.FixtureRequest) -> Resolver:
     from ._fixture_objects import Resolver
 
     item_state(request.node)  # registers the per-test hooks before the body runs
-    return Resolver(request.node, _test_executor(request))
+    return Resolver(request.node, _test_executor(request),
+                    check_mutation=request.config.stash[SETTINGS].check_mutation)
 
 
 @pytest.fixture(scope="session")

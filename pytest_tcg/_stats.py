@@ -35,6 +35,10 @@ class Stats:
     rows: list[dict[str, Any]] = field(default_factory=list)
     #: Snapshot files the tests compared or wrote, for the unused-snapshot audit.
     snapshot_used: list[str] = field(default_factory=list)
+    #: Snapshot files no test used, found by the controller (``_unused``), and whether
+    #: --tcg-snapshot-update removed them.
+    snapshot_unused: list[str] = field(default_factory=list)
+    snapshot_unused_removed: bool = False
     report_file: str | None = None
 
     def add_error(self, message: str) -> None:
@@ -89,7 +93,19 @@ class Stats:
         if self.snapshots_written or self.snapshots_failed or self.snapshots_passed:
             lines.append(f"snapshots: {self.snapshots_passed} matched, "
                          f"{self.snapshots_written} written, {self.snapshots_failed} failed")
+        if self.snapshot_unused:
+            lines.append(self._unused_line())
         return lines
+
+    def _unused_line(self) -> str:
+        files = self.snapshot_unused
+        listed = ", ".join(files[:_MAX_MESSAGES])
+        if len(files) > _MAX_MESSAGES:
+            listed += f" and {len(files) - _MAX_MESSAGES} more"
+        if self.snapshot_unused_removed:
+            return f"snapshots: {_plural(len(files), 'unused file')} removed: {listed}"
+        return (f"snapshots: {_plural(len(files), 'unused file')} (no test uses them; "
+                f"--tcg-snapshot-update removes them): {listed}")
 
     def _speedup_line(self) -> str:
         count = len(self.speedups)

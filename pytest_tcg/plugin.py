@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._config import FORMATS, Settings, parse_dir, parse_executor, parse_formats, parse_workers
+from ._config import (
+    FORMATS,
+    RANDOM,
+    Settings,
+    parse_dir,
+    parse_executor,
+    parse_formats,
+    parse_shuffle,
+    parse_workers,
+    test_seed,
+)
 from ._fixtures import (
     MARKER_HELP,
     describe_executor,
@@ -18,8 +28,12 @@ from ._fixtures import (
     tcg_session_resolve,
     tcg_snapshot,
 )
+from ._longruns import add_options as add_long_run_options
+from ._longruns import configure as configure_long_runs
+from ._mock import tcg_mock
 from ._state import SETTINGS, STATS, WRITER, ensure_reports, item_state
 from ._stats import Stats, add_listener, remove_listener
+from ._unused import SnapshotAudit
 
 if TYPE_CHECKING:
     from ._reports import TestReports
@@ -28,7 +42,8 @@ if TYPE_CHECKING:
 # Every pytest run in an environment with pytest-tcg loads this module: it imports
 # tcg_core, the speedup checks and the diagram writers only when something uses them.
 
-__all__ = ["tcg_executor", "tcg_graph", "tcg_resolve", "tcg_session_resolve", "tcg_snapshot"]
+__all__ = ["tcg_executor", "tcg_graph", "tcg_mock", "tcg_resolve", "tcg_session_resolve",
+           "tcg_snapshot"]
 
 _WORKEROUTPUT_KEY = "tcg_stats"
 
@@ -58,6 +73,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="Write tcg_snapshot files from the graphs the tests build instead of "
              "comparing.")
+    group.addoption(
+        "--tcg-shuffle", dest="tcg_shuffle", metavar="SEED", nargs="?", const=RANDOM,
+        type=parse_shuffle, default=None,
+        help="Make every test's executor a tcg_core.ShuffledExecutor: nodes run in a random "
+             "valid order, seeded per test from SEED (random when omitted; printed in the "
+             "header and in failing tests' reports) (ini: tcg_shuffle).")
+    group.addoption(
+        "--tcg-check-mutation", dest="tcg_check_mutation", action="store_true",
+        default=False,
+        help="Resolve with check_mutation=True in tcg_resolve, tcg_session_resolve and "
+             "tcg_graph: a node whose "
+             "body changes one of its arguments fails (ini: tcg_check_mutation).")
+    parser.addini("tcg_shuffle", "Seed (or 'random') for --tcg-shuffle.", default="")
+    parser.addini("tcg_check_mutation", "true to turn on --tcg-check-mutation.", default="")
+    add_long_run_options(group)
     parser.addini("tcg_graph_out", "Folder for --tcg-graph-out (relative to the ini file).",
                   default="")
     parser.addini("tcg_graph_format", "Formats for --tcg-graph-format.", default="")
@@ -67,6 +97,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    configure_long_runs(config)
     settings = Settings.from_config(config)
     stats = Stats(formats=list(settings.formats), format_note=settings.format_note)
     config.stash[SETTINGS] = settings
@@ -98,6 +129,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(lambda: remove_listener(count))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(stats), "tcg-xdist")
+    config.pluginmanager.register(SnapshotAudit(config, stats, settings.snapshot_update),
+                                  "tcg-snapshot-audit")
 
 
 def _shown(config: pytest.Config, path: Any) -> str:
@@ -110,7 +143,13 @@ def _shown(config: pytest.Config, path: Any) -> str:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_report_header"""
     settings = config.stash[SETTINGS]
-    lines = [f"tcg: executor {describe_executor(settings.executor, settings.workers)}"]
+    if settings.shuffle is not None:
+        lines = [f"tcg: executor shuffled (--tcg-shuffle={settings.shuffle}: each test's "
+                 "order is seeded from it; pass it again to replay)"]
+    else:
+        lines = [f"tcg: executor {describe_executor(settings.executor, settings.workers)}"]
+    if settings.check_mutation:
+        lines.append("tcg: check_mutation on (tcg_resolve, tcg_session_resolve, tcg_graph)")
     if settings.graph_out is not None:
         lines.append(f"tcg: graphs to {_shown(config, settings.graph_out)} "
                      f"({','.join(settings.formats)})")
@@ -136,6 +175,20 @@ class _GraphRecorder:
         finally:
             if graph.futures:
                 item_state(item).add(graph)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    shuffle = item.config.stash[SETTINGS].shuffle
+    if shuffle is not None and report.failed:
+        # As pytest-randomly does: the seed a failure needs is in the failure's report.
+        seed = test_seed(shuffle, item.nodeid)
+        report.sections.append(("tcg shuffle", f"this test ran with ShuffledExecutor(seed="
+                                               f"{seed}); replay: pytest --tcg-shuffle="
+                                               f"{shuffle} '{item.nodeid}'"))
+    return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -171,6 +224,12 @@ class _XdistController:
 
     def __init__(self, stats: Stats) -> None:
         self._stats = stats
+
+    def pytest_configure_node(self, node: Any) -> None:
+        # Workers use the controller's --tcg-shuffle seed, chosen once for the run.
+        shuffle = node.config.stash[SETTINGS].shuffle
+        if shuffle is not None:
+            node.workerinput["tcg_shuffle"] = shuffle
 
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         data = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY)

@@ -12,11 +12,38 @@ imports this module).
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import strategies as st
 
 from ._dagnodes import DagSpec, NodeSpec
 
-__all__ = ["dags", "DagSpec", "NodeSpec"]
+__all__ = ["dags", "DagSpec", "NodeSpec", "schedules"]
+
+
+def schedules(*, max_seed: int = 2**32 - 1) -> st.SearchStrategy[Any]:
+    """Executors that run a pipeline in different valid orders: ``"serial"`` (the
+    default, depth-first order) or a ``tcg_core.ShuffledExecutor`` with a seed up to
+    ``max_seed``. Shrinks towards the default order, then towards seed 0, so a failing
+    example is the simplest order that shows the bug; its seed replays it.
+
+    >>> from hypothesis import given
+    >>> from tcg_core import node
+    >>> @node
+    ... def two():
+    ...     return 2
+    >>> @given(schedules())
+    ... def test_any_order(executor):
+    ...     assert two().resolve(executor=executor) == 2
+    >>> test_any_order()
+    """
+    from tcg_core import ShuffledExecutor
+
+    if isinstance(max_seed, bool) or not isinstance(max_seed, int) or max_seed < 0:
+        raise TypeError(f"schedules(): max_seed must be an int >= 0, got "
+                        f"{type(max_seed).__name__} {max_seed!r:.40}")
+    return st.one_of(st.just("serial"),
+                     st.builds(ShuffledExecutor, seed=st.integers(0, max_seed)))
 
 
 def dags(*, min_nodes: int = 1, max_nodes: int = 8, max_inputs: int = 3,

@@ -10,23 +10,30 @@
 
 from typing import TYPE_CHECKING, Any
 
+from ._cache import CacheWarning, cache_dir
+from ._callbacks import Callback, CallbackWarning
 from ._errors import (
                       CycleError,
                       DependencyError,
+                      InputMutationError,
                       NodeError,
                       NodeFailures,
                       NodeTimeoutError,
                       RecursionDepthError,
+                      ReplacementError,
                       ResolveCancelled,
                       SerializationError,
                       TcgError,
 )
-from ._executors import ThreadsExecutor
+from ._executors import ShuffledExecutor, ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
-from ._node import Node, NodeFunction, node
+from ._logs import LogCallback
+from ._node import Node, NodeFunction, PureNodeFunction, node
 from ._options import DEFAULT_MAX_DEPTH
+from ._progress import ProgressBar, progress
 from ._record import NodeRecord, NodeState
+from ._scheduler import Override, override
 from ._simulate import Schedule, simulate
 from ._values import register_container
 
@@ -58,10 +65,13 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "node", "Node", "NodeFunction", "Future", "is_future", "resolve", "Graph", "GraphModel",
-    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "simulate", "Schedule",
+    "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor", "ShuffledExecutor",
+    "simulate", "Schedule", "override", "Override",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
-    "RecursionDepthError", "CycleError", "SerializationError", "ResolveCancelled",
+    "InputMutationError", "RecursionDepthError", "ReplacementError", "CycleError",
+    "SerializationError", "ResolveCancelled",
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
-    "to_chrome_trace", "save",
+    "to_chrome_trace", "save", "Callback", "CallbackWarning", "LogCallback", "ProgressBar",
+    "progress", "CacheWarning", "cache_dir", "PureNodeFunction",
     "register_container",
 ]

@@ -22,10 +22,12 @@ __all__ = ["FRAME", "BodyFrame", "Frame", "RecordingFrame", "current_frame", "en
 class Frame:
     """Collects the futures created while it is the innermost frame."""
 
-    __slots__ = ("futures",)
+    __slots__ = ("futures", "pure")
 
     def __init__(self) -> None:
         self.futures: list[Any] = []
+        #: the calls of ``@node(pure=True)`` functions made in this frame, made on first use
+        self.pure: dict[Any, Any] | None = None
 
 
 class BodyFrame(Frame):

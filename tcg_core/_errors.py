@@ -30,6 +30,20 @@ class NodeError(TcgError):
         self.attempt_errors: list[BaseException] = []  #: each attempt's error, oldest first
 
 
+class InputMutationError(NodeError):
+    """A node's body changed one of its arguments (found by ``resolve(check_mutation=True)``).
+
+    ``argument`` names the argument; ``consumers`` lists the other nodes of the run that
+    consume the same value, whose results now depend on which ran first.
+    """
+
+    def __init__(self, message: str, *, node: object = None, path: str = "",
+                 argument: str = "", consumers: Sequence[object] = ()) -> None:
+        super().__init__(message, node=node, path=path)
+        self.argument = argument  #: the name of the argument the body changed
+        self.consumers = list(consumers)  #: the other records consuming the same value
+
+
 class NodeTimeoutError(TcgError, TimeoutError):
     """A node ran longer than its ``timeout=``."""
 
@@ -59,6 +73,10 @@ class CycleError(TcgError):
 
 class SerializationError(TcgError):
     """A node's function, arguments or result could not be sent to another process."""
+
+
+class ReplacementError(TcgError, TypeError):
+    """A node's replacement (``override``) cannot accept the call the graph makes."""
 
 
 class ResolveCancelled(TcgError):

@@ -264,11 +264,13 @@ def resolve(*objs: Any, **options: Unpack[ResolveKeywords]) -> tuple[Any, ...]:
     ``register_container``). Anything else comes back as it is.
 
     ``executor`` is ``"threads"`` (default), ``"serial"``, ``"processes"``, ``"dask"``,
-    a ``tcg_core.ThreadsExecutor``, any ``concurrent.futures.Executor`` or a
+    a ``tcg_core.ThreadsExecutor``, a ``tcg_core.ShuffledExecutor`` (a seeded random
+    order, to find order bugs), any ``concurrent.futures.Executor`` or a
     ``distributed.Client``. ``max_workers`` caps how many bodies run at once;
     ``keep_going`` finishes every branch a failure does not touch; ``max_depth``
     bounds nesting (runaway recursion); ``inline_tiny`` lets nodes measured to take
-    microseconds run without a thread hand-off.
+    microseconds run without a thread hand-off; ``check_mutation`` fails a node whose
+    body changed one of its arguments (``InputMutationError``).
 
     >>> from tcg_core import node, resolve
     >>> @node

@@ -5,16 +5,18 @@ from __future__ import annotations
 import functools
 import inspect
 import sys
+import weakref
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar, overload
 
+from ._callbacks import need_observing
 from ._context import RecordingFrame, current_frame
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
-from ._record import Handle, NodeRecord
+from ._record import PLAIN_CALL, Handle, NodeRecord
 from ._values import PLAIN, Refused, scan_arguments, scan_futures
 
-__all__ = ["Node", "NodeFunction", "node"]
+__all__ = ["Node", "NodeFunction", "PureNodeFunction", "make_node_function", "node"]
 
 R = TypeVar("R")
 
@@ -123,6 +125,12 @@ class NodeFunction(Generic[R]):
         self.cost = options.cost  #: relative duration hint for scheduling
         self.retries = options.retries  #: extra attempts after a failure
         self.timeout = options.timeout  #: seconds a body may run
+        self.cache = options.cache  #: use the result cache (None: as the resolve says)
+        self.cache_key = options.cache_key  #: a version folded into the cache key
+        self.pure = options.pure  #: identical calls in one graph share one node
+        self.verbose = options.verbose  #: print a line per node
+        if options.cache or options.verbose:
+            need_observing()
         #: running mean of measured body durations (scheduling, inlining)
         self.mean_duration: float | None = None
         self._binder = _make_binder(func)
@@ -158,8 +166,8 @@ class NodeFunction(Generic[R]):
                           or self._labels_for_count(len(args)))
                 # A lone future is kept as itself: a tuple per node would be one more
                 # object for every full GC collection to rescan while the graph grows.
-                record = NodeRecord(self, args[0] if len(args) == 1 else args, None, None,
-                                    labels)
+                record = NodeRecord(self, args[0] if len(args) == 1 else args, PLAIN_CALL,
+                                    None, labels)
         future: Future[Any] = Future(record)
         frame = current_frame()
         if frame is not None:
@@ -259,22 +267,81 @@ class NodeFunction(Generic[R]):
         self.mean_duration = seconds if mean is None else 0.8 * mean + 0.2 * seconds
 
 
+class PureNodeFunction(NodeFunction[R]):
+    """A ``@node(pure=True)`` function: a call equal to an earlier one in the same graph
+    (the same body, ``with Graph()`` block, or top level while its future lives)
+    returns that call's future instead of a new node.
+
+    Arguments are compared by type and value (``f(1)`` and ``f(True)`` differ); a call
+    with an unhashable argument is a node of its own.
+
+    >>> from tcg_core import node
+    >>> @node(pure=True)
+    ... def load(name):
+    ...     return name.upper()
+    >>> load("a") is load("a"), load("a") is load("b")
+    (True, False)
+    """
+
+    def __init__(self, func: Callable[..., R], options: NodeOptions | None = None) -> None:
+        super().__init__(func, options)
+        self._top: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        key: Any
+        try:
+            key = (tuple([(a.__class__, a) for a in args]),
+                   tuple(sorted((k, v.__class__, v) for k, v in kwargs.items())))
+            hash(key)
+        except TypeError:
+            return super().__call__(*args, **kwargs)
+        frame = current_frame()
+        if frame is None:
+            memo: Any = self._top  # weak: a call nothing holds any more is forgotten
+        else:
+            memo = frame.pure
+            if memo is None:
+                memo = frame.pure = {}
+            key = (self, key)
+        base = memo.get(key)
+        if base is None:
+            made = super().__call__(*args, **kwargs)
+            base = made if self.nout is None else made[0]._base
+            memo[key] = base
+            return made
+        if self.nout is None:
+            return base
+        return tuple(ItemFuture(base, i) for i in range(self.nout))
+
+
+def make_node_function(func: Callable[..., R], options: NodeOptions) -> NodeFunction[R]:
+    """The ``NodeFunction`` for ``options`` (a ``PureNodeFunction`` for ``pure=True``)."""
+    if options.pure:
+        return PureNodeFunction(func, options)
+    return NodeFunction(func, options)
+
+
 @overload
 def node(func: Callable[..., R], /) -> NodeFunction[R]: ...
 @overload
 def node(*, name: str | None = None, nout: int | None = None, cost: float | None = None,
-         retries: int = 0, timeout: float | None = None
+         retries: int = 0, timeout: float | None = None, cache: bool | None = None,
+         cache_key: Any = None, pure: bool = False, verbose: bool = False
          ) -> Callable[[Callable[..., R]], NodeFunction[R]]: ...
 
 
 def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
          nout: int | None = None, cost: float | None = None, retries: int = 0,
-         timeout: float | None = None) -> Any:
+         timeout: float | None = None, cache: bool | None = None, cache_key: Any = None,
+         pure: bool = False, verbose: bool = False) -> Any:
     """Make a function lazy: calling it returns a ``Future`` and runs nothing.
 
     Use it bare (``@node``) or with options: ``name`` (shown in graphs), ``nout``
     (the call returns that many futures), ``cost`` (a relative duration hint for
-    scheduling), ``retries`` (extra attempts after a failure) and ``timeout`` (seconds).
+    scheduling), ``retries`` (extra attempts after a failure), ``timeout`` (seconds),
+    ``cache`` (keep results on disk across runs; ``None``: as ``resolve(cache=)`` says),
+    ``cache_key`` (a version folded into the cache key), ``pure`` (identical calls in
+    one graph share one node) and ``verbose`` (print a line per node).
     Each option is checked here: a wrong one fails at the decorator, not at resolve.
 
     >>> from tcg_core import node
@@ -288,10 +355,11 @@ def node(func: Callable[..., R] | None = None, /, *, name: str | None = None,
     if isinstance(func, str):
         raise TypeError("@node takes options by keyword: @node(name='...')")
     options = NodeOptions.check("node()", name=name, nout=nout, cost=cost, retries=retries,
-                                timeout=timeout)
+                                timeout=timeout, cache=cache, cache_key=cache_key, pure=pure,
+                                verbose=verbose)
     if func is None:
-        return lambda f: NodeFunction(f, options)
-    return NodeFunction(func, options)
+        return lambda f: make_node_function(f, options)
+    return make_node_function(func, options)
 
 
 class Node:
@@ -307,11 +375,13 @@ class Node:
 
     def __init__(self, *, name: str | None = None, nout: int | None = None,
                  cost: float | None = None, retries: int = 0,
-                 timeout: float | None = None) -> None:
+                 timeout: float | None = None, cache: bool | None = None,
+                 cache_key: Any = None, pure: bool = False, verbose: bool = False) -> None:
         self._options = NodeOptions.check("Node()", name=name, nout=nout, cost=cost,
-                                          retries=retries, timeout=timeout)
+                                          retries=retries, timeout=timeout, cache=cache,
+                                          cache_key=cache_key, pure=pure, verbose=verbose)
 
     def __call__(self, func: Callable[..., R]) -> NodeFunction[R]:
         if not callable(func):
             raise TypeError("use Node() with parentheses: @Node() then def ...")
-        return NodeFunction(func, self._options)
+        return make_node_function(func, self._options)

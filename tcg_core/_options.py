@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any, TypedDict
 
+from ._callbacks import Callback
 from ._executors import check_executor
 
 __all__ = ["DEFAULT_MAX_DEPTH", "NodeOptions", "ResolveKeywords", "ResolveOptions",
@@ -29,6 +30,10 @@ class RunKeywords(TypedDict, total=False):
     keep_going: bool
     max_depth: int
     inline_tiny: bool
+    check_mutation: bool
+    callbacks: Any
+    progress: bool
+    cache: bool
 
 
 class ResolveKeywords(RunKeywords, total=False):
@@ -87,14 +92,32 @@ class NodeOptions:
     cost: float | None = None  #: relative duration hint for scheduling
     retries: int = 0  #: extra attempts after a failure
     timeout: float | None = None  #: seconds a body may run
+    cache: bool | None = None  #: use the result cache (None: as the resolve says)
+    cache_key: Any = None  #: a version folded into the cache key
+    pure: bool = False  #: identical calls in one graph share one node
+    verbose: bool = False  #: print a line per node as it finishes
 
     @classmethod
     def check(cls, where: str, *, name: object = None, nout: object = None,
-              cost: object = None, retries: object = 0, timeout: object = None) -> NodeOptions:
+              cost: object = None, retries: object = 0, timeout: object = None,
+              cache: object = None, cache_key: object = None, pure: object = False,
+              verbose: object = False) -> NodeOptions:
         """The checked options, or an error naming ``where`` (``node()``, ``Node()``)."""
         if name is not None and (not isinstance(name, str) or not name):
             raise _bad(where, "name", name, "a non-empty str", kind=TypeError)
+        if cache is not None:
+            check_bool(where, "cache", cache)
+        if cache_key is not None:
+            try:
+                hash(cache_key)
+            except TypeError:
+                raise _bad(where, "cache_key", cache_key,
+                           "a hashable value such as a version string", kind=TypeError) from None
         return cls(
+            cache=cache,  # type: ignore[arg-type]
+            cache_key=cache_key,
+            pure=check_bool(where, "pure", pure),
+            verbose=check_bool(where, "verbose", verbose),
             name=name,
             nout=None if nout is None else check_int(where, "nout", nout, low=1),
             cost=None if cost is None else check_seconds(where, "cost", cost, allow_zero=True),
@@ -114,6 +137,10 @@ class ResolveOptions:
     keep_going: bool = False  #: finish every branch a failure does not touch
     max_depth: int = DEFAULT_MAX_DEPTH  #: how deep nodes may nest
     inline_tiny: bool = True  #: run nodes measured to take microseconds inline
+    check_mutation: bool = False  #: fail a node whose body changed one of its arguments
+    callbacks: tuple[Callback, ...] = ()  #: observers of this resolve (``Callback``)
+    progress: bool = False  #: show a live progress bar on a terminal
+    cache: bool = False  #: use the result cache for nodes that do not say otherwise
 
     @classmethod
     def check(cls, where: str, options: Mapping[str, Any]) -> ResolveOptions:
@@ -134,4 +161,26 @@ class ResolveOptions:
             max_depth=check_int(where, "max_depth", options.get("max_depth", DEFAULT_MAX_DEPTH),
                                 low=1),
             inline_tiny=check_bool(where, "inline_tiny", options.get("inline_tiny", True)),
+            check_mutation=check_bool(where, "check_mutation",
+                                      options.get("check_mutation", False)),
+            callbacks=check_callbacks(where, options.get("callbacks")),
+            progress=check_bool(where, "progress", options.get("progress", False)),
+            cache=check_bool(where, "cache", options.get("cache", False)),
         )
+
+
+def check_callbacks(where: str, value: object) -> tuple[Callback, ...]:
+    """``callbacks=`` as a tuple of ``Callback`` instances (``None``: none)."""
+    if value is None:
+        return ()
+    if isinstance(value, Callback):
+        return (value,)
+    allowed = "a list of tcg_core.Callback instances"
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, "__iter__"):
+        raise _bad(where, "callbacks", value, allowed, kind=TypeError)
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, Callback):
+            raise _bad(where, "callbacks", item, allowed + " (subclass Callback)",
+                       kind=TypeError)
+    return items

@@ -14,7 +14,7 @@ from weakref import ref as _weakref
 
 from ._errors import PATH_SEPARATOR
 
-__all__ = ["Handle", "NodeRecord", "NodeState", "describe_chain"]
+__all__ = ["PLAIN_CALL", "Handle", "NodeRecord", "NodeState", "describe_chain"]
 
 _ids = itertools.count(1)
 
@@ -59,12 +59,32 @@ class Handle:
         return self._value
 
 
+class _PlainCall:
+    """The keyword arguments of a call recorded by the build fast path: no keywords,
+    and every positional argument a plain future. One shared, falsy object, so the
+    scheduler can read a call's values without checking each argument."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "PLAIN_CALL"
+
+    def __reduce__(self) -> str:
+        return "PLAIN_CALL"
+
+
+PLAIN_CALL: Any = _PlainCall()
+
+
 class _Extra:
     """The fields of a record that most nodes never use, kept out of the record itself
     so a pending node stays small for memory and for the garbage collector."""
 
-    __slots__ = ("attempt_errors", "call", "children", "label", "parent", "result",
-                 "returned")
+    __slots__ = ("attempt_errors", "cached", "call", "children", "label", "order", "parent",
+                 "replaced", "result", "returned")
 
     def __init__(self) -> None:
         #: the node whose body created this one
@@ -77,6 +97,12 @@ class _Extra:
         self.result: Any = None
         #: the errors of earlier attempts, oldest first (``retries=``)
         self.attempt_errors: list[BaseException] | None = None
+        #: the value came from the result cache: the body did not run
+        self.cached = False
+        #: the position its body started at in a shuffled run (1 first), else None
+        self.order: int | None = None
+        #: a test double ran instead of the body (``tcg_core.override``)
+        self.replaced = False
         #: this call's own label (``NodeFunction.named``), shown beside the name
         self.label: str | None = None
         #: the call as its error shows it, described once: the arguments are released
@@ -92,10 +118,11 @@ class NodeRecord:
     ``NodeState``), ``inputs`` (records this node consumes), ``input_names`` (the
     argument each came through), ``start``/``end`` (``time.perf_counter()`` of the body),
     ``worker``, ``label`` (this call's own label, if given), ``error``,
-    ``attempt_errors`` (earlier attempts' errors), ``returned`` (``False`` for a child
-    its parent created but did not return), ``attempts`` and ``value``. Values live on
-    the node's ``Future``, so they are released as soon as nothing needs them; ``value``
-    reaches them while it lives.
+    ``attempt_errors`` (earlier attempts' errors), ``order`` (where a shuffled run
+    started it), ``cached`` (the value came from the result cache), ``returned``
+    (``False`` for a child its parent created but did not return), ``attempts`` and
+    ``value``. Values live on the node's ``Future``, so they are released as soon as
+    nothing needs them; ``value`` reaches them while it lives.
     """
 
     # A record is made per call and a graph may hold millions: only what every node
@@ -139,7 +166,7 @@ class NodeRecord:
         #: the call's positional arguments (a tuple, or a lone future argument as
         #: itself); None once the node finished
         self._args = args
-        #: the call's keyword arguments, or None
+        #: the call's keyword arguments, None, or PLAIN_CALL (plain futures only)
         self._kwargs = kwargs
         #: the resolve that owns the node while it is claimed and unfinished, else None
         self._run: Any = None
@@ -281,10 +308,41 @@ class NodeRecord:
         self._more().returned = value
 
     @property
+    def replaced(self) -> bool:
+        """``True`` when a replacement (``tcg_core.override``) ran instead of the body."""
+        extra = self._extra
+        return extra.replaced if extra is not None else False
+
+    @replaced.setter
+    def replaced(self, value: bool) -> None:
+        self._more().replaced = value
+
+    @property
     def attempt_errors(self) -> list[BaseException]:
         """The errors of the attempts before the latest one, oldest first."""
         extra = self._extra
         return list(extra.attempt_errors or ()) if extra is not None else []
+
+    @property
+    def cached(self) -> bool:
+        """``True`` when the value came from the result cache (the body did not run)."""
+        extra = self._extra
+        return extra.cached if extra is not None else False
+
+    @cached.setter
+    def cached(self, value: bool) -> None:
+        self._more().cached = value
+
+    @property
+    def order(self) -> int | None:
+        """The position (1 first) at which a ``ShuffledExecutor`` run started this node's
+        body, or ``None`` when no shuffled run started it."""
+        extra = self._extra
+        return extra.order if extra is not None else None
+
+    @order.setter
+    def order(self, value: int | None) -> None:
+        self._more().order = value
 
     @property
     def value(self) -> Any:

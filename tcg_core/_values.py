@@ -19,7 +19,7 @@ from collections import ChainMap, deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ._record import Handle, NodeRecord
+from ._record import PLAIN_CALL, Handle, NodeRecord
 
 __all__ = ["CONTAINERS", "PLAIN", "Refused", "arguments", "register_container",
            "scan_arguments", "scan_futures", "substitute"]
@@ -287,12 +287,10 @@ def arguments(rec: NodeRecord) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
     record until it finishes: a retry, or a later resolve after this one stopped,
     needs them again."""
     args, kwargs = rec._args, rec._kwargs
-    if rec._inputs is None:  # only plain futures (the build fast path)
+    if kwargs is PLAIN_CALL:  # only plain futures (the build fast path)
         if args.__class__ is tuple:
             return tuple([f._value for f in args]), None
         return (args._value,), None
-    if args.__class__ is not tuple:  # a lone plain future
-        return (args._value,), kwargs
     if not rec._inputs:
         return args, kwargs
     return tuple([substitute(a) for a in args]), substitute(kwargs) if kwargs else kwargs

@@ -19,16 +19,17 @@ CORE = ROOT / "tcg_core"
 PLUGIN = ROOT / "pytest_tcg"
 
 # The engine's layers, lowest first: each may import only the layers before it.
-LAYERS = ["_errors", "_record", "_graph", "_values", "_context", "_executors", "_options",
-          "_scheduler", "_future", "_node"]
+LAYERS = ["_errors", "_record", "_graph", "_values", "_context", "_executors", "_callbacks",
+          "_logs", "_cache", "_options", "_progress", "_scheduler", "_future", "_node"]
 # Side branches that read the graph model only.
 READERS = {"_export": {"_errors", "_record", "_graph"}, "_simulate": {"_record", "_graph"}}
 ALLOWED: dict[str, set[str]] = {
     **{layer: set(LAYERS[:i]) for i, layer in enumerate(LAYERS)}, **READERS}
 ALLOWED["_future"].add("_export")  # Graph's views: the user's handle calls the exporters
 # The scheduler's own modules, lowest first.
-SCHEDULER_LAYERS = ["_failures", "_state", "_priority", "_sharing", "_nesting", "_stopping",
-                    "_lifecycle", "_run", "_resolve"]
+SCHEDULER_LAYERS = ["_overrides", "_failures", "_state", "_priority", "_sharing", "_nesting",
+                    "_stopping", "_lifecycle", "_run", "_mutation", "_observed",
+                    "_resolve"]
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

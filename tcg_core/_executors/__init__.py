@@ -12,9 +12,11 @@ from typing import Any
 
 from .._errors import TcgError
 from ._base import Adapter, SerialAdapter
+from ._shuffled import ShuffledExecutor, shuffled_adapter
 from ._threads import ThreadsAdapter, ThreadsExecutor
 
-__all__ = ["EXECUTOR_NAMES", "Adapter", "ThreadsExecutor", "check_executor", "make_adapter"]
+__all__ = ["EXECUTOR_NAMES", "Adapter", "ShuffledExecutor", "ThreadsExecutor", "check_executor",
+           "make_adapter"]
 
 EXECUTOR_NAMES = ("serial", "threads", "processes", "dask")
 
@@ -32,7 +34,7 @@ def _is_dask_client(executor: Any) -> bool:
 def check_executor(where: str, executor: Any) -> None:
     """Refuse what cannot be an ``executor=`` before anything runs (also for a resolve
     nested in a body, which runs inline whatever it was given)."""
-    if executor is None or isinstance(executor, (Adapter, ThreadsExecutor)):
+    if executor is None or isinstance(executor, (Adapter, ThreadsExecutor, ShuffledExecutor)):
         return
     if isinstance(executor, str):
         if executor in EXECUTOR_NAMES:
@@ -46,8 +48,8 @@ def check_executor(where: str, executor: Any) -> None:
             return
     names = ", ".join(map(repr, EXECUTOR_NAMES))
     raise TcgError(f"{where}: unknown executor {executor!r:.80}: use one of {names}, "
-                   "a tcg_core.ThreadsExecutor, a concurrent.futures.Executor, or a "
-                   "distributed.Client")
+                   "a tcg_core.ThreadsExecutor, a tcg_core.ShuffledExecutor, a "
+                   "concurrent.futures.Executor, or a distributed.Client")
 
 
 def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
@@ -58,6 +60,8 @@ def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
         return ThreadsAdapter(max_workers or executor.max_workers)
     if executor == "serial":
         return SerialAdapter()
+    if isinstance(executor, ShuffledExecutor):
+        return shuffled_adapter(executor, max_workers)
     from ._pool import PoolAdapter, ProcessAdapter  # multiprocessing only when needed
 
     if executor == "processes":

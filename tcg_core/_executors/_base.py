@@ -25,6 +25,9 @@ class Adapter:
     #: closing with cancel=True stops bodies that are still running (their processes)
     kills_on_cancel: bool = False
     name: str = "adapter"
+    #: which ready node runs next: called with the ready deque, returns the one popped;
+    #: ``None`` for the scheduler's own policy (see ``_scheduler``), the fast path
+    pick: Any = None
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:

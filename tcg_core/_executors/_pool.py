@@ -56,13 +56,15 @@ class PoolAdapter(Adapter):
 
     _runner: Callable[..., Any] = staticmethod(run_body)
 
-    def _callable(self, spec: Any) -> Any:
+    def _callable(self, spec: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any] | None) -> Any:
         return spec.func
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
         try:
-            future = self._executor.submit(self._runner, self._callable(spec), args, kwargs)
+            future = self._executor.submit(self._runner, self._callable(spec, args, kwargs),
+                                           args, kwargs)
         except cf.BrokenExecutor as exc:
             raise ResolveCancelled(
                 f"node {spec.name!r} could not start: the executor is broken ({exc}); a worker "
@@ -106,7 +108,12 @@ class ProcessAdapter(PoolAdapter):
             pool.submit(os.getpid)
         return cls(pool, owned=True, workers=max_workers)
 
-    def _callable(self, spec: Any) -> Any:
+    def _callable(self, spec: Any, args: tuple[Any, ...],
+                  kwargs: dict[str, Any] | None) -> Any:
+        if getattr(spec, "_tcg_replaced", False):
+            # A test double (override): ship the replacement itself. The node would go by
+            # reference, and the worker would import and run the real body.
+            return spec.shipped(args, kwargs)
         # The NodeFunction pickles by reference; run_body unwraps it in the worker.
         if id(spec) not in self._checked:
             try:

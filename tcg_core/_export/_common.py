@@ -115,7 +115,9 @@ def unreturned_ids(records: list[NodeRecord]) -> set[int]:
 
 
 def display_states(records: list[NodeRecord]) -> dict[int, set[str]]:
-    """Per record id, the marks a drawing shows: ``failed``, ``skipped``, ``unreturned``."""
+    """Per record id, the marks a drawing shows: ``failed``, ``skipped``, ``unreturned``,
+    ``replaced`` (a test double ran instead of the body), ``cached`` (the value came from
+    the result cache)."""
     dangling = unreturned_ids(records)
     marks: dict[int, set[str]] = {}
     for rec in records:
@@ -126,5 +128,9 @@ def display_states(records: list[NodeRecord]) -> dict[int, set[str]]:
             found.add("skipped")
         if rec.id in dangling:
             found.add("unreturned")
+        if rec.replaced:
+            found.add("replaced")
+        if rec.cached:
+            found.add("cached")
         marks[rec.id] = found
     return marks

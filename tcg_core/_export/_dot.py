@@ -29,6 +29,10 @@ _ANCHOR_ATTRS = {"shape": "point", "style": "invis", "width": "0", "height": "0"
 _TIE_ATTRS = {"style": "invis", "minlen": "0"}
 _FAILED = {"color": "#cc0000", "fontcolor": "#990000", "penwidth": "2"}
 _SKIPPED = {"color": "#999999", "fontcolor": "#777777"}
+#: a test double ran instead of the body: dotted, tinted, so a picture never passes off
+#: a fake as the real step
+_REPLACED = {"color": "#8a6d00", "fontcolor": "#6b5500"}
+_CACHED = {"color": "#1f5fbf", "peripheries": "2", "fillcolor": "#e0ecff"}
 #: What a cluster looks like unmarked. Graphviz hands a cluster's graph attributes down
 #: to the clusters inside it, so a cluster inside a marked one states these explicitly:
 #: otherwise a healthy step inside a failed parent would be drawn red (or grey, dashed).
@@ -83,6 +87,8 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
         k = number[rec.id]
         mark = marks[rec.id]
         lines = [rec.name] if rec.label is None else [rec.name, rec.label]
+        if rec.order is not None:  # the position a shuffled run started it at
+            lines.append(f"order {rec.order}")
         if rec.children:
             if "failed" in mark:
                 lines.append("(failed)")
@@ -95,6 +101,10 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
             lines.append("(skipped)")
         if "unreturned" in mark:
             lines.append("(unreturned)")
+        if "replaced" in mark:
+            lines.append("(replaced)")
+        if "cached" in mark:
+            lines.append("(cached)")
         attrs: dict[str, str] = {"label": "\n".join(lines)}
         styles: list[str] = []
         if "failed" in mark:
@@ -108,7 +118,17 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
             if not rec.children:
                 styles.append("filled")
                 attrs["fillcolor"] = "#f0f0f0"
-        if "unreturned" in mark and "dashed" not in styles:
+        elif "replaced" in mark:
+            attrs.update(_REPLACED)
+            styles.append("dotted")
+            if not rec.children:
+                styles.append("filled")
+                attrs["fillcolor"] = "#fff6d5"
+        elif "cached" in mark:  # read from the result cache: a double, blue outline
+            attrs.update(_CACHED)
+            if not rec.children:
+                styles.append("filled")
+        if "unreturned" in mark and "dashed" not in styles and "dotted" not in styles:
             styles.append("dashed")
         if styles:
             attrs["style"] = ",".join(styles)
@@ -186,6 +206,7 @@ def to_dot(graph: object, *, timings: bool = True) -> str:
     skipped nodes grey and dashed, and only those: a healthy cluster inside a failed one
     states plain colours, which Graphviz would otherwise let it inherit. Children whose
     value reaches nothing their parent returned are dashed and noted "(unreturned)".
+    Nodes a test double replaced (``override``) are dotted, tinted and noted "(replaced)".
     Node names in the text are ``n1``, ``n2``, ... in creation order, so the same graph
     always gives the same text; ``timings=False`` leaves durations out, so a re-run
     compares equal too.

@@ -48,7 +48,8 @@ def _record_dict(rec: NodeRecord, path: str) -> dict[str, Any]:
         "inputs": [r.id for r in rec.inputs], "input_names": list(rec.input_names),
         "state": rec.state, "start": rec.start, "end": rec.end, "duration": rec.duration,
         "worker": rec.worker, "returned": rec.returned, "attempts": rec.attempts,
-        "error": error_text(rec.error), "cost": rec.cost, "label": rec.label,
+        "replaced": rec.replaced, "error": error_text(rec.error), "cost": rec.cost,
+        "order": rec.order, **({"cached": True} if rec.cached else {}), "label": rec.label,
     }
 
 
@@ -59,8 +60,11 @@ def to_json(graph: object, *, indent: int | None = 1) -> str:
     [...]}``. Each node has ``id``, ``name``, ``path``, ``parent`` and ``children`` (ids),
     ``inputs`` (ids) with ``input_names``, ``state``, ``start``/``end`` (seconds of
     ``time.perf_counter()``, exact), ``duration``, ``worker``, ``returned``,
-    ``attempts``, ``error`` (``"Type: message"`` or ``null``), ``cost`` and ``label``
-    (the call's own label, or ``null``). ``edges``
+    ``attempts``, ``replaced`` (a test double ran instead of the body), ``error``
+    (``"Type: message"`` or ``null``), ``cost``, ``order`` (where a
+    ``ShuffledExecutor`` run started it, or ``null``) and ``label`` (the call's own
+    label, or ``null``), plus ``"cached": true`` for a node whose value came from the
+    result cache. ``edges``
     repeats the data edges as ``[producer id, consumer id, argument]`` for readers
     other than :func:`load_json`, which ignores it. Values are never included.
 
@@ -155,7 +159,14 @@ def _rebuild(items: list[dict[str, Any]]) -> GraphModel:
         rec.worker = item.get("worker")
         rec.returned = bool(item.get("returned", True))
         rec.attempts = int(item.get("attempts", 0))
+        if item.get("replaced"):
+            rec.replaced = True
         rec.error = _error(item.get("error"))
+        order = item.get("order")
+        if order is not None:
+            rec.order = int(order)
+        if item.get("cached"):
+            rec.cached = True
         label = item.get("label")
         if label is not None:
             rec.label = str(label)

@@ -1,4 +1,5 @@
-"""Mermaid flowcharts: ``subgraph`` blocks for nesting, classes for failed/skipped/unreturned."""
+"""Mermaid flowcharts: ``subgraph`` blocks for nesting, classes for failed/skipped/unreturned
+(and replaced, when a test double ran)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ _CLASS_DEFS = {
     "skipped": "fill:#f0f0f0,stroke:#999999,stroke-dasharray:5 5,color:#777777",
     "unreturned": "stroke-dasharray:5 5",
 }
+_REPLACED = "fill:#fff6d5,stroke:#8a6d00,stroke-dasharray:2 2,color:#6b5500"
+
+_CACHED_STYLE = "fill:#e0ecff,stroke:#1f5fbf,stroke-width:3px"
 
 # Characters Mermaid would read as syntax or markup inside a quoted label, as its
 # ``#code;`` entities (``#`` first, since every replacement starts with it).
@@ -65,6 +69,8 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
         mark = marks[rec.id]
         parts = [_text(rec.name)] if rec.label is None else [_text(rec.name),
                                                              _text(rec.label)]
+        if rec.order is not None:  # the position a shuffled run started it at
+            parts.append(f"order {rec.order}")
         if not rec.children and timings and rec.duration is not None \
                 and "skipped" not in mark:
             parts.append(format_seconds(rec.duration))
@@ -75,6 +81,10 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
             parts.append("(skipped)")
         if "unreturned" in mark:
             parts.append("(unreturned)")
+        if "replaced" in mark:
+            parts.append("(replaced)")
+        if "cached" in mark:
+            parts.append("(cached)")
         return '"' + "<br>".join(parts) + '"'
 
     # A stack of records to write and of "end" lines, so deep nesting needs no recursion.
@@ -99,8 +109,15 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
             seen.add((src.id, dst.id))
             out.append(f"  n{number[src.id]} --> n{number[dst.id]}")
     out.extend(f"  classDef {name} {style}" for name, style in _CLASS_DEFS.items())
-    for name in _CLASS_DEFS:
+    if any(rec.cached for rec in records):  # only then, so other diagrams stay as they were
+        out.append(f"  classDef cached {_CACHED_STYLE}")
+    replaced = [f"n{number[rec.id]}" for rec in records if "replaced" in marks[rec.id]]
+    if replaced:  # defined only when used: most graphs have no test double
+        out.append(f"  classDef replaced {_REPLACED}")
+    for name in (*_CLASS_DEFS, "cached"):
         members = [f"n{number[rec.id]}" for rec in records if name in marks[rec.id]]
         if members:
             out.append(f"  class {','.join(members)} {name}")
+    if replaced:
+        out.append(f"  class {','.join(replaced)} replaced")
     return "\n".join(out) + "\n"

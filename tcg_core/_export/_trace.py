@@ -18,7 +18,8 @@ def to_chrome_trace(graph: object) -> str:
     Each node that ran is a complete event (``"ph": "X"``) named after the node, with
     ``ts`` and ``dur`` in microseconds from the earliest start, ``pid`` 1, a ``tid`` per
     worker (named by ``thread_name`` metadata events) and ``args`` holding the node's
-    ``path``, ``state`` and ``id``. A parent's bar covers its own body only, not the
+    ``path``, ``state`` and ``id`` (and ``"cached": true`` for a value read from the
+    result cache: a zero-length bar). A parent's bar covers its own body only, not the
     children it created. Nodes that never ran are left out. Open the file in
     https://ui.perfetto.dev or chrome://tracing.
 
@@ -53,7 +54,8 @@ def to_chrome_trace(graph: object) -> str:
             "ph": "X", "name": rec.name, "cat": "node", "pid": 1,
             "tid": tids[rec.worker or _NO_WORKER],
             "ts": round((start - origin) * 1e6, 3), "dur": round(max(end - start, 0.0) * 1e6, 3),
-            "args": {"path": where[rec.id][0], "state": rec.state, "id": rec.id},
+            "args": {"path": where[rec.id][0], "state": rec.state, "id": rec.id,
+                     **({"cached": True} if rec.cached else {})},
         })
     return json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}, ensure_ascii=False,
                       indent=None)

@@ -24,6 +24,7 @@ Policy
   still runs, and one error lists every failure.
 """
 
+from ._overrides import Override, override
 from ._resolve import resolve_handles
 
-__all__ = ["resolve_handles"]
+__all__ = ["Override", "override", "resolve_handles"]

@@ -12,7 +12,9 @@ from typing import Any
 
 from .._errors import (
     DependencyError,
+    InputMutationError,
     NodeError,
+    ReplacementError,
     ResolveCancelled,
     SerializationError,
     TcgError,
@@ -103,6 +105,8 @@ def node_error(rec: NodeRecord) -> NodeError:
     """The user-facing error for a failed or skipped node, cause chained; with retries,
     every earlier attempt's error is listed too (and kept on ``attempt_errors``)."""
     cause = rec.error
+    if isinstance(cause, InputMutationError):  # already names the node: raised as it is
+        return cause
     if cause is None:
         cause = TcgError(f"{_where(rec)} is {rec.state}")
     if rec.state == NodeState.SKIPPED or isinstance(cause, DependencyError):
@@ -152,4 +156,4 @@ def explain_pool_failure(rec: NodeRecord, exc: BaseException) -> BaseException:
 def not_retried(exc: BaseException) -> bool:
     """Failures a retry cannot mend: the node could not be sent, or the resolve was
     cancelled under it."""
-    return isinstance(exc, (SerializationError, ResolveCancelled))
+    return isinstance(exc, (SerializationError, ResolveCancelled, ReplacementError))

@@ -86,7 +86,7 @@ class Lifecycle(RunState):
         """ready → running: run the body inline, or hand it to a worker."""
         if rec.state != READY:
             return  # skipped (or released) while it was queued
-        spec = rec.spec
+        spec = rec.spec if self.overrides is None else self.overrides.spec_for(rec)
         if spec.timeout is None and (self.adapter.inline or is_tiny(self, spec)):
             self.run_inline(rec, spec)
             return
@@ -342,7 +342,7 @@ class Lifecycle(RunState):
         if extra is not None:
             extra.result = None
         if rec._inputs is None:  # the graph keeps its edges once the arguments are gone
-            rec._inputs = tuple([f._record for f in rec._args])
+            rec._inputs = rec.inputs
         rec._args = rec._kwargs = None
         self.unfinished -= 1
         consumers, rec._consumers = rec._consumers, None

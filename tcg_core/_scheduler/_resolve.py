@@ -10,12 +10,16 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from .._callbacks import Callback, Observers, active_callbacks, observing
 from .._context import inside_body
 from .._errors import NodeFailures, TcgError
 from .._executors import make_adapter
+from .._logs import VerboseCallback, logging_callback
 from .._options import ResolveOptions
+from .._progress import ProgressBar
 from .._record import Handle, NodeState
 from ._failures import node_error
+from ._observed import ObservedRun
 from ._run import Run
 from ._sharing import generation
 
@@ -31,19 +35,58 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     # A body that resolves inside its worker runs the inner graph right there: it
     # cannot take a second worker from a pool it is itself occupying.
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
-    run = Run(adapter, options, nested, generation())
-    with _collector_paused(not nested):
-        try:
-            run.execute(records)
-        except BaseException:
-            run.shut_down(cancel=True)
-            raise
-    run.shut_down(cancel=bool(run.failures))
+    callbacks = _callbacks_of(options)
+    observed = callbacks is not None or options.cache or observing()
+    run = _run_class(options, observed)(adapter, options, nested, generation())
+    if observed:  # the same loop with its hooks (see _observed)
+        run.observers = Observers(callbacks or ())
+        run.observers.emit("on_resolve_start")
+    try:
+        with _collector_paused(not nested):
+            try:
+                run.execute(records)
+            except BaseException:
+                run.shut_down(cancel=True)
+                raise
+        run.shut_down(cancel=bool(run.failures))
+    finally:
+        if run.observers is not None:
+            run.observers.emit("on_resolve_end")
     if run.failures:
         if options.keep_going:
             raise NodeFailures(run.failures)
         raise run.failures[0]
     return [_value_of(h) for h in handles]
+
+
+def _callbacks_of(options: ResolveOptions) -> list[Callback] | None:
+    """Every callback this resolve calls, or ``None``: none (one list test when unused)."""
+    found: list[Callback] = [*active_callbacks(), *options.callbacks]
+    if options.progress:
+        found.append(ProgressBar())
+    log = logging_callback()
+    if log is not None:
+        found.append(log)
+    if observing():
+        found.append(VerboseCallback())
+    return found or None
+
+
+_observed_checked: type[Run] | None = None
+
+
+def _run_class(options: ResolveOptions, observed: bool) -> type[Run]:
+    """The loop this resolve runs: ``Run``, or a subclass with the hooks it asked for."""
+    global _observed_checked
+    if options.check_mutation:  # the checked run only when asked: the default pays nothing
+        from ._mutation import CheckedRun
+
+        if not observed:
+            return CheckedRun
+        if _observed_checked is None:
+            _observed_checked = type("ObservedCheckedRun", (ObservedRun, CheckedRun), {})
+        return _observed_checked
+    return ObservedRun if observed else Run
 
 
 def _value_of(handle: Handle) -> Any:

@@ -128,6 +128,8 @@ def claim(run: RunState, roots: list[NodeRecord]) -> list[NodeRecord]:
             run.unfinished += len(claimed) - first
         for rec in parents:
             count_waits(run, rec)
+    if run.observers is not None:  # outside the lock: callbacks may take their time
+        run.observers.added(claimed[first:])
     return claimed[first:]
 
 
@@ -157,14 +159,10 @@ def _claim_reachable(run: RunState, roots: list[NodeRecord], todo: Any,
             raise TcgError(f"internal error: claimed {rec!r} in state {rec.state}")
         pending = 0
         inputs = rec._inputs
-        if inputs is None:  # only plain futures (the build fast path)
+        if inputs is None:  # NodeRecord.inputs for a call of plain futures, written out
             args = rec._args
-            if args.__class__ is tuple:
-                # Not stored yet: arguments() reads "None" as "plain futures only" and
-                # skips the substitution; finish() stores the edges.
-                inputs = tuple([f._record for f in args])
-            else:
-                inputs = rec._inputs = (args._record,)
+            inputs = rec._inputs = (tuple([f._record for f in args]) if args.__class__ is tuple
+                                    else (args._record,))
         for inp in inputs:
             owner = inp._run  # before the state: see the protocol above
             state = inp.state

@@ -2,9 +2,11 @@
 
 Every field of a run is declared here with what it means. The cold parts of the
 scheduler (``_sharing``, ``_stopping``, ``_priority``) read and change these fields, and
-ask for a node's next transition by queueing an action on ``todo``; only ``_run``
-performs transitions. So every state change goes through one function per transition,
-and no part calls back into the loop recursively.
+ask for a node's next transition by queueing an action on ``todo``. Transitions are the
+methods of ``_lifecycle.Lifecycle``, plus the two that only stopping needs:
+``_stopping.release`` (a stopped run lets go of a node) and ``_sharing._orphan`` (a
+forked child takes a node over). So every state change goes through one function per
+transition, and no part calls back into the loop recursively.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .._executors import Adapter
 from .._options import ResolveOptions
 from .._record import NodeRecord, NodeState
 from ._failures import dependency_error
+from ._overrides import Overrides, current
 
 __all__ = ["CHILD_FAILED", "COMPLETE", "EXTERNAL", "MAYBE_READY", "SKIP", "Event", "RunState",
            "notify"]
@@ -63,7 +66,7 @@ class RunState:
 
     #: outcomes from workers and notices from other resolves, one shape (``Event``)
     events: SimpleQueue[Event] = field(default_factory=SimpleQueue)
-    #: follow-up actions, worked off by ``Run.drain`` without recursion
+    #: follow-up actions, worked off by ``Lifecycle.drain`` without recursion
     todo: deque[tuple[int, NodeRecord, Any]] = field(default_factory=deque)
     #: ready nodes, used as a stack (depth-first) while there are no priorities
     ready: deque[NodeRecord] = field(default_factory=deque)
@@ -105,12 +108,18 @@ class RunState:
     inline_current: NodeRecord | None = None
     #: the frame inline bodies record their children in (replaced once one has children)
     frame: BodyFrame = field(default_factory=BodyFrame)
+    #: the callbacks this resolve calls (``_callbacks.Observers``), or None: not observed
+    observers: Any = None
     #: the worker label of the resolve's own thread
     label: str = field(default_factory=worker_name)
+    #: the test doubles active when the run was created (``override``); None: none
+    overrides: Overrides | None = field(default_factory=current)
 
     def __post_init__(self) -> None:
-        #: priorities matter only where bodies compete for workers
-        self.ordered = self.adapter.workers > 1 and not self.adapter.inline
+        #: priorities matter only where bodies compete for workers, and an adapter
+        #: with its own ``pick`` (a shuffled run) chooses without them
+        self.ordered = (self.adapter.workers > 1 and not self.adapter.inline
+                        and self.adapter.pick is None)
 
     def queue_ready(self, rec: NodeRecord) -> None:
         """Put a ready node in the queue that fits the run's policy."""

@@ -290,3 +290,29 @@ def fails_differently(log_dir: str) -> str:
     note_run(log_dir, "differently")
     attempt = runs(log_dir)["differently"]
     raise [ValueError("first"), KeyError("second"), OSError("third")][attempt - 1]
+
+
+# -- input mutation (check_mutation=True) --------------------------------------------------
+
+
+@node
+def fresh_list() -> list[str]:
+    return []
+
+
+@node
+def append_to(items: list[str], item: str) -> int:
+    """Changes its argument: the bug check_mutation finds."""
+    items.append(item)
+    return len(items)
+
+
+@node
+def count_with(items: list[str], item: str) -> int:
+    """The same without changing its argument."""
+    return len([*items, item])
+
+
+@node
+def pair(a: object, b: object) -> tuple[object, object]:
+    return (a, b)

@@ -186,9 +186,11 @@ def stage(x):
     return check(x)
 
 _lock = threading.Lock()
+_both_started = threading.Barrier(2, timeout=10)
 
 @node
 def locked(i):
+    _both_started.wait()  # both bodies are in flight before either takes the lock
     with _lock:
         time.sleep(0.02)
     return i

@@ -1,0 +1,184 @@
+"""``assert_order_independent``: the pipeline gives one answer whatever valid order its
+nodes run in.
+
+Each run builds the pipeline afresh and resolves it with a ``ShuffledExecutor`` of its
+own seed. Nodes are matched across runs by where they sit (a top-level node by its
+position in the build, a child by its parent and its position among the parent's
+children), since their ids differ from build to build. On a difference the message
+names the first node in topological order whose value differed: the node closest to
+the cause, since every later difference may only be inherited from it.
+"""
+
+from __future__ import annotations
+
+import random
+import reprlib
+from collections.abc import Callable
+from typing import Any
+
+from tcg_core import Graph, NodeRecord, ShuffledExecutor, resolve
+
+from ._graphs import futures_of
+
+__all__ = ["OrderAssertionError", "assert_order_independent"]
+
+_short = reprlib.Repr()
+_short.maxstring = 60
+_short.maxother = 60
+
+Key = tuple[int, ...]
+
+
+class OrderAssertionError(AssertionError):
+    """The pipeline's result depended on the order its nodes ran in. ``seeds`` are the
+    two seeds that disagreed, ``node`` the first node (topologically) that differed."""
+
+    def __init__(self, message: str, seeds: tuple[int, int], node: str | None) -> None:
+        super().__init__(message)
+        self.seeds = seeds  #: the two ShuffledExecutor seeds whose results differed
+        self.node = node  #: the path of the first node whose value differed, if found
+
+
+def assert_order_independent(target: Callable[[], Any], runs: int = 20,
+                             seed: int | None = None) -> list[int]:
+    """Assert that ``target``'s pipeline gives equal values under ``runs`` random valid
+    orders; returns the seeds used.
+
+    ``target`` builds the pipeline afresh on each call and returns its future(s) (as
+    for ``assert_parallel_speedup``). Run ``i`` uses ``ShuffledExecutor(seed=seed + i)``;
+    without ``seed`` the first is random. On a difference it raises
+    ``OrderAssertionError`` naming both seeds, the first node whose value differed
+    with both values, and how to replay one seed.
+
+    >>> from tcg_core import node
+    >>> @node
+    ... def numbers():
+    ...     return [3, 1, 2]
+    >>> @node
+    ... def smallest(xs):
+    ...     return min(xs)
+    >>> assert_order_independent(lambda: smallest(numbers()), runs=3, seed=0)
+    [0, 1, 2]
+    """
+    __tracebackhide__ = True
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 2:
+        raise TypeError(f"assert_order_independent(): runs must be an int >= 2, got "
+                        f"{type(runs).__name__} {runs!r:.40}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"assert_order_independent(): seed must be an int or None, got "
+                        f"{type(seed).__name__} {seed!r:.40}")
+    first = random.randrange(2**31) if seed is None else seed
+    seeds = [first + i for i in range(runs)]
+    baseline = _run(target, seeds[0])
+    for other in seeds[1:]:
+        current = _run(target, other)
+        if not _same(baseline[0], current[0]):
+            raise _difference(seeds[0], baseline, other, current)
+    return seeds
+
+
+_Outcome = tuple[Any, dict[Key, str], list[Key], dict[Key, str]]
+
+
+def _run(target: Callable[[], Any], seed: int) -> _Outcome:
+    with Graph() as graph:  # a private recording: keeps every value for the comparison
+        futures = futures_of(target())
+    if not futures or any(f.state != "pending" for f in futures):
+        raise ValueError("assert_order_independent(): target must build the pipeline "
+                         "afresh on every call and return its future(s)")
+    try:
+        got = resolve(*futures, executor=ShuffledExecutor(seed=seed))
+        result: Any = got[0] if len(got) == 1 else got
+    except Exception as exc:
+        result = _Raised(exc)
+    records = graph.nodes
+    keys = _keys(records)
+    values = {keys[r.id]: _describe(r) for r in records}
+    names = {keys[r.id]: r.path for r in records}
+    return result, values, _topological(records, keys), names
+
+
+class _Raised:
+    """A run that raised: equal to another that raised the same way."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.text = f"raised {type(exc).__name__}: {exc}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Raised) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # arrays and other values without a plain truth value
+        return repr(a) == repr(b)
+
+
+def _keys(records: list[NodeRecord]) -> dict[int, Key]:
+    keys: dict[int, Key] = {}
+    top = 0
+    for rec in records:  # creation order: a parent comes before its children
+        parent = rec.parent
+        if parent is None:
+            keys[rec.id] = (top,)
+            top += 1
+        else:
+            siblings = parent.children or []
+            index = next((i for i, c in enumerate(siblings) if c is rec), len(siblings))
+            keys[rec.id] = (*keys.get(parent.id, (-1,)), index)
+    return keys
+
+
+def _topological(records: list[NodeRecord], keys: dict[int, Key]) -> list[Key]:
+    """Keys with every node after its inputs and children (iterative post-order)."""
+    done: set[int] = set()
+    order: list[Key] = []
+    for root in records:
+        stack: list[tuple[NodeRecord, bool]] = [(root, False)]
+        while stack:
+            rec, expanded = stack.pop()
+            if rec.id in done:
+                continue
+            if expanded:
+                done.add(rec.id)
+                order.append(keys[rec.id])
+                continue
+            stack.append((rec, True))
+            stack.extend((dep, False) for dep in (*rec.inputs, *(rec.children or ()))
+                         if dep.id not in done and dep.id in keys)
+    return order
+
+
+def _describe(rec: NodeRecord) -> str:
+    if rec.state != "done":
+        return f"<{rec.state}: {type(rec.error).__name__}>" if rec.error else f"<{rec.state}>"
+    try:
+        return _short.repr(rec.value)
+    except LookupError:
+        return "<released>"
+    except Exception as exc:
+        return f"<repr raised {type(exc).__name__}>"
+
+
+def _difference(seed_a: int, a: _Outcome, seed_b: int, b: _Outcome) -> OrderAssertionError:
+    lines = [f"the pipeline's result depends on the order its nodes run in: seed {seed_a} "
+             f"gave {_short.repr(a[0])}, seed {seed_b} gave {_short.repr(b[0])}"]
+    node = None
+    for key in a[2]:
+        va, vb = a[1].get(key), b[1].get(key)
+        if va is not None and vb is not None and va != vb and "<released>" not in (va, vb):
+            node = a[3][key]
+            lines.append(f"first node (in topological order) whose value differed after the "
+                         f"run: {node!r}: {va} with seed {seed_a}, {vb} with seed {seed_b}")
+            break
+    lines.append(f"replay one order: resolve(..., executor=tcg_core.ShuffledExecutor("
+                 f"seed={seed_b})); resolve(..., check_mutation=True) names a node that "
+                 "changes its inputs")
+    return OrderAssertionError("\n".join(lines), (seed_a, seed_b), node)

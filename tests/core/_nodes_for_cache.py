@@ -1,0 +1,46 @@
+"""Module-level nodes for the callback and cache tests whose bodies run in other
+processes (a process worker finds a node by module and name).
+
+Each body appends a line to ``<runs>/<name>`` so a test can count how often it ran,
+whatever process ran it; the test passes its own ``tmp_path`` as ``runs``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tcg_core import node
+
+
+def _ran(runs: str, name: str) -> None:
+    with open(Path(runs) / name, "a", encoding="utf-8") as out:
+        out.write("x\n")
+
+
+def runs_of(runs: Path, name: str) -> int:
+    """How many times the body ``name`` ran with this ``runs`` folder."""
+    path = runs / name
+    return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
+
+
+@node
+def inc(x: int) -> int:
+    return x + 1
+
+
+@node(cache=True)
+def square(runs: str, x: int) -> int:
+    _ran(runs, "square")
+    return x * x
+
+
+@node(cache=True)
+def parent(runs: str, n: int) -> Any:
+    _ran(runs, "parent")
+    return [square(runs, i) for i in range(n)]
+
+
+@node
+def fan(n: int) -> Any:
+    return [inc(i) for i in range(n)]
