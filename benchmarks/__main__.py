@@ -25,6 +25,7 @@ SCENARIOS = {
     "scale": "_scale",
     "plugin": "_plugin_overhead",
     "async": "_async",
+    "arguments": "_arguments",
 }
 #: scenarios run only when asked for with --only.
 OPT_IN = {"profile": "_profile"}

@@ -36,6 +36,7 @@ from ._progress import ProgressBar, progress
 from ._record import NodeRecord, NodeState
 from ._scheduler import Override, override
 from ._simulate import Schedule, simulate
+from ._values import register_container
 
 # The exporters load on first use: ``import tcg_core`` stays cheap (the pytest plugin
 # imports it in every test session).
@@ -73,4 +74,5 @@ __all__ = [
     "to_networkx", "to_pydot", "to_dot", "to_mermaid", "to_json", "load_json",
     "to_chrome_trace", "save", "Callback", "CallbackWarning", "LogCallback", "ProgressBar",
     "progress", "CacheWarning", "cache_dir", "PureNodeFunction",
+    "register_container",
 ]

@@ -16,6 +16,7 @@ from ._graph import GraphModel
 from ._options import ResolveOptions
 from ._record import Handle, NodeRecord, NodeState
 from ._scheduler import resolve_handles
+from ._values import scan_futures, substitute
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -150,6 +151,21 @@ class Future(Handle, Generic[R]):
     def __contains__(self, item: object) -> bool:
         self._misuse("has no items to search")
 
+    # ``f == 1`` would otherwise be a silent False; identity comparison stays available
+    # through ``is``, and hashing by identity keeps futures usable as dict keys and in sets
+    # (a dict compares keys with ``==`` only when their hashes are equal, and distinct
+    # live objects never share an identity hash).
+    def __eq__(self, other: object) -> bool:
+        self._misuse("cannot be compared with '==' before it is resolved (to compare "
+                     "futures themselves, use 'is')")
+
+    def __ne__(self, other: object) -> bool:
+        self._misuse("cannot be compared with '!=' before it is resolved (to compare "
+                     "futures themselves, use 'is not')")
+
+    def __hash__(self) -> int:  # by identity, so futures still work as dict keys
+        return object.__hash__(self)
+
     def __repr__(self) -> str:
         rec = self._record
         return f"<Future {rec.name}#{rec.id} {rec.state}>"
@@ -264,8 +280,11 @@ def resolve(f1: Future[T1], f2: Future[T2], f3: Future[T3], f4: Future[T4], /,
 def resolve(*futures: Any, **options: Unpack[ResolveKeywords]) -> tuple[Any, ...]: ...
 
 
-def resolve(*futures: Any, **options: Unpack[ResolveKeywords]) -> tuple[Any, ...]:
-    """Resolve several futures in one run; returns their values as a tuple.
+def resolve(*objs: Any, **options: Unpack[ResolveKeywords]) -> tuple[Any, ...]:
+    """Resolve futures, or structures holding futures, in one run; returns a tuple with
+    one value per argument: a future's value, or the structure rebuilt with every future
+    replaced by its value (through every container kind tcg traverses, see
+    ``register_container``). Anything else comes back as it is.
 
     ``executor`` is ``"threads"`` (default), ``"serial"``, ``"processes"``, ``"dask"``,
     a ``tcg_core.ThreadsExecutor``, a ``tcg_core.ShuffledExecutor`` (a seeded random
@@ -282,9 +301,24 @@ def resolve(*futures: Any, **options: Unpack[ResolveKeywords]) -> tuple[Any, ...
     ...     return x * x
     >>> resolve(square(2), square(3), executor="serial")
     (4, 9)
+    >>> resolve({"a": square(1), "b": [square(2), 3]}, executor="serial")
+    ({'a': 1, 'b': [4, 3]},)
     """
     checked = ResolveOptions.check("resolve()", options)
-    return tuple(resolve_handles(list(require_futures(futures, "resolve()")), checked))
+    handles: list[Handle] = []
+    plain = True
+    for obj in objs:
+        if isinstance(obj, Future):
+            handles.append(obj)
+            continue
+        plain = False
+        if getattr(obj, "_tcg_node", False) or callable(obj):
+            require_futures((obj,), "resolve()")  # a function not called: say so
+        scan_futures(obj, handles)
+    values = resolve_handles(handles, checked) if handles else []
+    if plain:
+        return tuple(values)
+    return tuple([substitute(obj) for obj in objs])
 
 
 class Graph(GraphModel):

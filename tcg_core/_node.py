@@ -14,7 +14,7 @@ from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
 from ._record import PLAIN_CALL, Handle, NodeRecord
-from ._values import CONTAINERS, scan_futures
+from ._values import PLAIN, Refused, scan_arguments, scan_futures
 
 __all__ = ["MultiNodeFunction", "Node", "NodeFunction", "PureNodeFunction", "make_node_function",
            "node"]
@@ -109,6 +109,13 @@ def _positional_arity(func: Callable[..., Any]) -> tuple[int, int]:
     return low, high
 
 
+def _defaults_hold_futures(func: Callable[..., Any]) -> bool:
+    found: list[Handle] = []
+    scan_futures(getattr(func, "__defaults__", None) or (), found)
+    scan_futures(getattr(func, "__kwdefaults__", None) or {}, found)
+    return bool(found)
+
+
 class NodeFunction(Generic[P, R]):
     """A function decorated with ``@node``: calling it returns a ``Future``.
 
@@ -167,6 +174,11 @@ class NodeFunction(Generic[P, R]):
         self._name_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._labels_by_count: dict[int, tuple[str, ...]] = {}
         self._min_args, self._max_args = _positional_arity(func) if self._binder else (1, 0)
+        #: a parameter's default holds a future: calls pass defaults explicitly, so the
+        #: future is an input and the body gets its value
+        self._future_defaults = _defaults_hold_futures(func)
+        if self._future_defaults:
+            self._min_args, self._max_args = 1, 0  # every call takes the binding branch
 
     # Arguments are typed Any, not P: a future stands in for its value anywhere, which
     # Python's typing cannot say of a ParamSpec. The binder checks the call at runtime.
@@ -174,6 +186,10 @@ class NodeFunction(Generic[P, R]):
         if kwargs or not self._min_args <= len(args) <= self._max_args:
             if self._binder is not None:  # else the call is valid by its arity alone
                 self._binder(*args, **kwargs)
+            if self._future_defaults:
+                bound = inspect.signature(self.func).bind(*args, **kwargs)
+                bound.apply_defaults()
+                args, kwargs = bound.args, bound.kwargs
         for arg in args:
             if arg.__class__ is not Future:
                 record = self._record_call(args, kwargs)
@@ -209,19 +225,26 @@ class NodeFunction(Generic[P, R]):
             if cls is Future:
                 inputs.append(arg._record)
                 names.append(self._positional_name(index))
-            elif cls in CONTAINERS or isinstance(arg, Handle):
-                found: list[Handle] = []
-                scan_futures(arg, found)
+            elif cls not in PLAIN:
+                name = self._positional_name(index)
+                found = self._scan_argument(name, arg)
                 inputs.extend(f._record for f in found)
-                names.extend([self._positional_name(index)] * len(found))
+                names.extend([name] * len(found))
         for key, arg in kwargs.items():
-            found = []
-            scan_futures(arg, found)
+            found = self._scan_argument(key, arg)
             inputs.extend(f._record for f in found)
             names.extend([key] * len(found))
         labels = tuple(names)
         labels = self._name_tuples.setdefault(labels, labels)  # share equal tuples
         return NodeRecord(self, args, kwargs or None, tuple(inputs), labels)
+
+    def _scan_argument(self, name: str, arg: Any) -> list[Handle]:
+        found: list[Handle] = []
+        try:
+            scan_arguments(arg, found)
+        except Refused as exc:
+            raise TypeError(f"{self.name}(): argument {name!r} {exc}") from None
+        return found
 
     def _labels_for_count(self, count: int) -> tuple[str, ...]:
         labels = tuple(self._positional_name(i) for i in range(count))
@@ -237,6 +260,32 @@ class NodeFunction(Generic[P, R]):
         while index >= len(positional):
             positional.append(f"{self._star or 'args'}[{len(positional) - self._n_named}]")
         return positional[index]
+
+    def named(self, label: str) -> Callable[..., Any]:
+        """This node, for one call that carries its own ``label``: shown beside the name
+        in errors (``node 'parse_rows' [parse shop/b] failed``), diagrams and JSON, and
+        kept as ``record.label``, so calls of one function can be told apart.
+
+        >>> from tcg_core import node
+        >>> @node
+        ... def parse(text):
+        ...     return text.split(",")
+        >>> future = parse.named("parse shop/b")("x,y")
+        >>> future.node.label, future.resolve()
+        ('parse shop/b', ['x', 'y'])
+        """
+        if not isinstance(label, str) or not label:
+            raise TypeError(f"{self.name}.named(): label must be a non-empty str, not "
+                            f"{type(label).__name__} {label!r:.60}")
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            made = self(*args, **kwargs)
+            first = made[0] if self.nout is not None else made
+            first._record.label = label
+            return made
+
+        call.__name__ = call.__qualname__ = f"{self.name}.named({label!r})"
+        return call
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:
         if instance is None:

@@ -83,8 +83,8 @@ class _Extra:
     """The fields of a record that most nodes never use, kept out of the record itself
     so a pending node stays small for memory and for the garbage collector."""
 
-    __slots__ = ("attempt_errors", "cached", "children", "order", "parent", "replaced",
-                 "result", "returned")
+    __slots__ = ("attempt_errors", "cached", "call", "children", "label", "order", "parent",
+                 "replaced", "result", "returned")
 
     def __init__(self) -> None:
         #: the node whose body created this one
@@ -103,6 +103,11 @@ class _Extra:
         self.order: int | None = None
         #: a test double ran instead of the body (``tcg_core.override``)
         self.replaced = False
+        #: this call's own label (``NodeFunction.named``), shown beside the name
+        self.label: str | None = None
+        #: the call as its error shows it, described once: the arguments are released
+        #: when the node finishes, and a later resolve raises the same message again
+        self.call: str | None = None
 
 
 class NodeRecord:
@@ -112,8 +117,9 @@ class NodeRecord:
     (the node whose body created this one, or ``None``), ``children``, ``state`` (see
     ``NodeState``), ``inputs`` (records this node consumes), ``input_names`` (the
     argument each came through), ``start``/``end`` (``time.perf_counter()`` of the body),
-    ``worker``, ``error``, ``attempt_errors`` (earlier attempts' errors), ``order`` (where a
-    shuffled run started it), ``cached`` (the value came from the result cache), ``returned``
+    ``worker``, ``label`` (this call's own label, if given), ``error``,
+    ``attempt_errors`` (earlier attempts' errors), ``order`` (where a shuffled run
+    started it), ``cached`` (the value came from the result cache), ``returned``
     (``False`` for a child its parent created but did not return), ``attempts`` and
     ``value``. Values live on the node's ``Future``, so they are released as soon as
     nothing needs them; ``value`` reaches them while it lives.
@@ -188,7 +194,7 @@ class NodeRecord:
                 "input_names": self.input_names, "_args": self._args, "_kwargs": self._kwargs,
                 "state": self.state, "_ran": self._ran, "error": self.error,
                 "attempts": self.attempts, "children": self.children,
-                "returned": self.returned}
+                "returned": self.returned, "label": self.label}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["spec"], state["_args"], state["_kwargs"],  # type: ignore[misc]
@@ -201,6 +207,8 @@ class NodeRecord:
                 child.parent = self
         if not state["returned"]:
             self.returned = False
+        if state.get("label") is not None:
+            self.label = state["label"]
 
     # -- fields kept off the common path -------------------------------------------------
     @property
@@ -222,6 +230,16 @@ class NodeRecord:
     def name(self) -> str:
         """The node's name (its function's, unless ``@node(name=...)`` said otherwise)."""
         return self.spec.name  # type: ignore[no-any-return]
+
+    @property
+    def label(self) -> str | None:
+        """This call's own label, given with ``some_node.named("...")(...)``, or ``None``."""
+        extra = self._extra
+        return extra.label if extra is not None else None
+
+    @label.setter
+    def label(self, value: str | None) -> None:
+        self._more().label = value
 
     @property
     def start(self) -> float | None:

@@ -86,7 +86,7 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
     def box(rec: NodeRecord) -> _Box:
         k = number[rec.id]
         mark = marks[rec.id]
-        lines = [rec.name]
+        lines = [rec.name] if rec.label is None else [rec.name, rec.label]
         if rec.order is not None:  # the position a shuffled run started it at
             lines.append(f"order {rec.order}")
         if rec.children:

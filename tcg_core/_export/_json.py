@@ -49,7 +49,7 @@ def _record_dict(rec: NodeRecord, path: str) -> dict[str, Any]:
         "state": rec.state, "start": rec.start, "end": rec.end, "duration": rec.duration,
         "worker": rec.worker, "returned": rec.returned, "attempts": rec.attempts,
         "replaced": rec.replaced, "error": error_text(rec.error), "cost": rec.cost,
-        "order": rec.order, **({"cached": True} if rec.cached else {}),
+        "order": rec.order, **({"cached": True} if rec.cached else {}), "label": rec.label,
     }
 
 
@@ -61,9 +61,10 @@ def to_json(graph: object, *, indent: int | None = 1) -> str:
     ``inputs`` (ids) with ``input_names``, ``state``, ``start``/``end`` (seconds of
     ``time.perf_counter()``, exact), ``duration``, ``worker``, ``returned``,
     ``attempts``, ``replaced`` (a test double ran instead of the body), ``error``
-    (``"Type: message"`` or ``null``), ``cost`` and ``order`` (where a
-    ``ShuffledExecutor`` run started it, or ``null``), plus ``"cached": true`` for a
-    node whose value came from the result cache. ``edges``
+    (``"Type: message"`` or ``null``), ``cost``, ``order`` (where a
+    ``ShuffledExecutor`` run started it, or ``null``) and ``label`` (the call's own
+    label, or ``null``), plus ``"cached": true`` for a node whose value came from the
+    result cache. ``edges``
     repeats the data edges as ``[producer id, consumer id, argument]`` for readers
     other than :func:`load_json`, which ignores it. Values are never included.
 
@@ -166,6 +167,9 @@ def _rebuild(items: list[dict[str, Any]]) -> GraphModel:
             rec.order = int(order)
         if item.get("cached"):
             rec.cached = True
+        label = item.get("label")
+        if label is not None:
+            rec.label = str(label)
     return GraphModel(by_id[k] for k in sorted(by_id))
 
 

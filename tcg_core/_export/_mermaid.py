@@ -67,7 +67,8 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
 
     def label(rec: NodeRecord) -> str:
         mark = marks[rec.id]
-        parts = [_text(rec.name)]
+        parts = [_text(rec.name)] if rec.label is None else [_text(rec.name),
+                                                             _text(rec.label)]
         if rec.order is not None:  # the position a shuffled run started it at
             parts.append(f"order {rec.order}")
         if not rec.children and timings and rec.duration is not None \

@@ -50,7 +50,8 @@ def to_networkx(graph: object, *, nesting: bool = False) -> Any:
     for rec in records:
         path, depth = where[rec.id]
         out.add_node(
-            rec.id, name=rec.name, parent=rec.parent.id if rec.parent is not None else None,
+            rec.id, name=rec.name, label=rec.label,
+            parent=rec.parent.id if rec.parent is not None else None,
             path=path, depth=depth, state=rec.state, start=rec.start, end=rec.end,
             duration=rec.duration, worker=rec.worker, returned=rec.returned,
             unreturned=rec.id in dangling, attempts=rec.attempts, error=error_text(rec.error))

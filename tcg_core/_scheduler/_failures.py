@@ -8,6 +8,7 @@ user text goes through ``safe_text``, so a node that failed can always say why.
 from __future__ import annotations
 
 import reprlib
+from typing import Any
 
 from .._errors import (
     DependencyError,
@@ -21,12 +22,30 @@ from .._errors import (
 from .._executors._base import describe_pool_failure
 from .._record import NodeRecord, NodeState
 
-__all__ = ["dependency_error", "explain_pool_failure", "internal_error", "node_error",
-           "not_retried", "safe_repr", "safe_text"]
+__all__ = ["dependency_error", "describe_call", "explain_pool_failure", "internal_error",
+           "node_error", "not_retried", "safe_repr", "safe_text"]
 
-_short = reprlib.Repr()
+class _Short(reprlib.Repr):
+    """``reprlib`` that shows a done future in an argument as its value (what the body
+    was given), and a pending one as its node and id."""
+
+    # reprlib dispatches on the type's name: these handle Future and ItemFuture.
+    def repr_Future(self, obj: Any, level: int) -> str:
+        rec = obj._record
+        if rec.state == NodeState.DONE:
+            try:
+                return self.repr1(obj._get(), level)
+            except Exception:  # a value since released, or an item that does not exist
+                pass
+        return f"<{rec.name}#{rec.id}>"
+
+    repr_ItemFuture = repr_Future
+
+
+_short = _Short()
 _short.maxstring = 40
 _short.maxother = 40
+_MAX_ARGS = 4  # arguments shown of a call, each through _short
 
 
 def safe_text(exc: BaseException) -> str:
@@ -45,14 +64,38 @@ def safe_repr(value: object) -> str:
         return f"<{type(value).__name__}: repr() raised {type(broken).__name__}>"
 
 
+def _named(rec: NodeRecord) -> str:
+    """The node's name, and its per-call label if it was given one (``.named()``)."""
+    label = rec.label
+    return f"{rec.name!r}" if label is None else f"{rec.name!r} [{label}]"
+
+
 def _where(rec: NodeRecord) -> str:
-    return f"node {rec.name!r} ({rec.path})"
+    return f"node {_named(rec)} ({rec.path})"
+
+
+def describe_call(rec: NodeRecord) -> str:
+    """The call a node stands for, short, so that several calls of one function can be
+    told apart: ``parse_rows#12('shop/b', 3)`` (arguments through ``reprlib``)."""
+    args, kwargs = rec._args, rec._kwargs
+    head = f"{rec.name}#{rec.id}"
+    if args is None:  # released once the node finished
+        return head
+    if args.__class__ is not tuple:  # a lone plain future, kept as itself
+        args = (args,)
+    parts = [safe_repr(a) for a in args[:_MAX_ARGS]]
+    if len(args) > _MAX_ARGS:
+        parts.append("...")
+    parts += [f"{k}={safe_repr(v)}" for k, v in list((kwargs or {}).items())[:_MAX_ARGS]]
+    if kwargs and len(kwargs) > _MAX_ARGS:
+        parts.append("...")
+    return f"{head}({', '.join(parts)})"
 
 
 def dependency_error(role: str, dep: NodeRecord) -> DependencyError:
     """Why a node could not complete: ``dep`` (an input or child) failed. The failure it
     stems from is chained as ``__cause__``, so the original exception is never lost."""
-    err = DependencyError(f"{role} {dep.name!r} ({dep.path}) {dep.state}")
+    err = DependencyError(f"{role} {_named(dep)} ({dep.path}) {dep.state}")
     if dep.error is not None:
         err.__cause__ = node_error(dep)
     return err
@@ -69,7 +112,7 @@ def node_error(rec: NodeRecord) -> NodeError:
     if rec.state == NodeState.SKIPPED or isinstance(cause, DependencyError):
         message = f"{_where(rec)} did not complete: {safe_text(cause)}"
     else:
-        message = f"node {rec.name!r} failed ({rec.path}): {type(cause).__name__}: " \
+        message = f"node {_named(rec)} failed ({rec.path}): {type(cause).__name__}: " \
                   f"{safe_text(cause)}"
     earlier = rec.attempt_errors
     if rec.attempts > 1:
@@ -79,6 +122,10 @@ def node_error(rec: NodeRecord) -> NodeError:
                                for i, e in enumerate(earlier, 1))
             message += f"; earlier attempts: {listed}"
         message += ")"
+    extra = rec._more()
+    if extra.call is None:
+        extra.call = describe_call(rec)
+    message += f"\n    the call: {extra.call}"
     err = NodeError(message, node=rec, path=rec.path)
     err.attempt_errors = [*earlier, cause]
     err.__cause__ = cause

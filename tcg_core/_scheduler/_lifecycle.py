@@ -42,7 +42,7 @@ from .._context import FRAME, BodyFrame
 from .._errors import TcgError
 from .._executors._threads import ThreadsAdapter
 from .._record import Handle, NodeRecord, NodeState
-from .._values import CONTAINERS, arguments, scan_futures, substitute
+from .._values import PLAIN, arguments, scan_futures, substitute
 from ._failures import (
     explain_pool_failure,
     internal_error,
@@ -160,8 +160,8 @@ class Lifecycle(RunState):
             rec._ran = (start, end, self.label)
             mean = spec.mean_duration  # NodeFunction.record_duration, written out
             spec.mean_duration = end - start if mean is None else 0.8 * mean + 0.2 * (end - start)
-            if (children or spec.nout is not None or value.__class__ in CONTAINERS
-                    or isinstance(value, Handle)):
+            # Any value but a plain scalar may hold futures somewhere (see _values).
+            if children or spec.nout is not None or value.__class__ not in PLAIN:
                 self.body_returned(rec, value, children)
             else:  # body_returned's common case, written out
                 rec.error = None

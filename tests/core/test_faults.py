@@ -160,7 +160,7 @@ def test_two_branches_failing_at_once_are_both_reported_with_keep_going() -> Non
     g, (left, right, healthy) = _twin_failures()
     with pytest.raises(NodeFailures) as info:
         g.resolve(executor="threads", keep_going=True, inline_tiny=False)
-    messages = sorted(str(e) for e in info.value.errors)
+    messages = sorted(str(e).splitlines()[0] for e in info.value.errors)  # then the call
     assert messages == ["node 'branch' failed (branch): RuntimeError: left failed",
                         "node 'branch' failed (branch): RuntimeError: right failed"]
     assert "2 nodes failed" in str(info.value)
@@ -175,8 +175,9 @@ def test_two_branches_failing_at_once_fail_fast_with_one_of_them() -> None:
         g.resolve(executor="threads", inline_tiny=False)
     assert time.monotonic() - started < 5
     assert not isinstance(info.value, NodeFailures)
-    assert str(info.value) in ("node 'branch' failed (branch): RuntimeError: left failed",
-                               "node 'branch' failed (branch): RuntimeError: right failed")
+    assert str(info.value).splitlines()[0] in (
+        "node 'branch' failed (branch): RuntimeError: left failed",
+        "node 'branch' failed (branch): RuntimeError: right failed")
     assert P.settled(g.nodes), [r.state for r in g.nodes]
     assert sorted(r.state for r in g.nodes if r.name == "branch") in (
         ["failed", "failed"], ["failed", "pending"], ["failed", "skipped"])
