@@ -79,8 +79,14 @@ RunPytest = Callable[..., pytest.RunResult]
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    """A pytester project holding ``tcgpipes.py``."""
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """A pytester project holding ``tcgpipes.py``.
+
+    The inner runs must print what they print on a developer's machine: with ``CI`` set
+    (as CI sets it) pytest stops shortening the summary lines, and a message the tests
+    count would then appear twice."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
     pytester.makepyfile(tcgpipes=PIPES)
     return pytester
 
