@@ -145,7 +145,10 @@ class Run(Lifecycle):
         if self.adapter.inline:
             return not self.in_flight  # serial: a watchdog body runs alone
         adapter = self.adapter
-        return len(self.in_flight) - adapter.detached < adapter.workers - self.lost_workers
+        in_flight = self.in_flight
+        if not in_flight:  # the tiny-node path: no body on a worker, skip the async count
+            return self.lost_workers < adapter.workers
+        return len(in_flight) - adapter.detached < adapter.workers - self.lost_workers
 
     def wait_for_events(self) -> None:
         timeout = WAIT_SLICE
