@@ -4,6 +4,7 @@ cancelled at their timeout, nesting from inside; generator functions are refused
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import threading
 from typing import Any
 
@@ -38,7 +39,11 @@ async def with_children(n: int) -> int:
     return len(children)
 
 
-@pytest.mark.parametrize("executor", ["serial", "threads", "processes", "dask"])
+# "dask" needs the optional extra (pip install -e '.[dask]'): skipped without it.
+DASK = pytest.param("dask", marks=pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="needs pytest-tcg[dask]"))
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes", DASK])
 def test_an_async_body_is_awaited_and_its_value_is_the_nodes(executor: str) -> None:
     assert total(later(1), later(2)).resolve(executor=executor) == 30
 

@@ -5,6 +5,7 @@ still cannot cross is named; dead workers and unloadable exceptions are said pla
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import operator
 import pickle
@@ -21,7 +22,11 @@ from tcg_core import Node, NodeError, RemoteError, SerializationError, node
 
 pytestmark = pytest.mark.timeout(120)
 
-EXECUTORS = ["processes", "dask"]
+# "dask" needs the optional extra (pip install -e '.[dask]'): skipped without it.
+DASK = pytest.param("dask", marks=pytest.mark.skipif(
+    importlib.util.find_spec("distributed") is None, reason="needs pytest-tcg[dask]"))
+
+EXECUTORS = ["processes", DASK]
 
 
 @node
