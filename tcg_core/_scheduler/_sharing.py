@@ -216,16 +216,23 @@ def count_waits(run: RunState, rec: NodeRecord) -> None:
             run.todo.append((CHILD_FAILED, rec, dependency_error("child", dep)))
             return
         pending += 1
-        if dep._run is run:
-            if dep._consumers is None:
-                dep._consumers = [rec]
-            else:
-                dep._consumers.append(rec)
-        else:
-            _wait_on(run, dep, rec)
+        _depend(run, dep, rec)
     rec._npending = pending
     if pending == 0:
         run.todo.append((COMPLETE, rec, None))
+
+
+def _depend(run: RunState, producer: NodeRecord, consumer: NodeRecord) -> None:
+    """Make ``consumer`` wait for ``producer``: as its consumer when this run owns it,
+    else as a watcher of the run that does (under LOCK). ``claim``'s walk writes the
+    first case out: it runs once per edge of every graph."""
+    if producer._run is run:
+        if producer._consumers is None:
+            producer._consumers = [consumer]
+        else:
+            producer._consumers.append(consumer)
+    else:
+        _wait_on(run, producer, consumer)
 
 
 def _wait_on(run: RunState, producer: NodeRecord, consumer: NodeRecord | None) -> None:
@@ -282,11 +289,5 @@ def on_external(run: RunState, rec: NodeRecord) -> list[NodeRecord]:
         elif rec.id in run.root_waits:
             _wait_on(run, rec, None)
         for consumer in consumers:
-            if rec._run is run:
-                if rec._consumers is None:
-                    rec._consumers = [consumer]
-                else:
-                    rec._consumers.append(consumer)
-            else:
-                _wait_on(run, rec, consumer)
+            _depend(run, rec, consumer)
     return new
