@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import base64
 import html
-import os
-import secrets
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from ._output import write_atomically
 
 __all__ = ["write_report", "render"]
 
@@ -47,13 +47,7 @@ def write_report(directory: Path, rows: list[dict[str, Any]], collected: int) ->
     """Write ``directory/index.html`` atomically; returns its path."""
     path = directory / "index.html"
     text = render(rows, directory, collected)
-    temp = path.with_name(f".index.html.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    write_atomically(path, text)
     return path
 
 

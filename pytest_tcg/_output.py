@@ -8,7 +8,9 @@ it into place, so nobody ever sees a partial file.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,18 @@ _NAME_OK = re.compile(r"[A-Za-z0-9_.]+")
 _PARAM_OK = re.compile(r"\[[A-Za-z0-9_.,=+\-\[\]]*\]")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.,=+\-\[\]]+")
 _MAX_STEM = 150
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place: readers
+    (other xdist workers, a browser) never see half a file."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def file_stem(nodeid: str) -> str:

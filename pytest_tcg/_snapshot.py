@@ -22,9 +22,7 @@ inside ``load``, nor ``"x#2"`` as the second ``x``. Other names are unchanged.
 from __future__ import annotations
 
 import json
-import os
 import re
-import secrets
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from typing import Any
 from tcg_core import GraphModel
 
 from ._graphs import PATH_SEP, label_paths
+from ._output import write_atomically as write_file
 
 __all__ = ["Structure", "structure_of", "load", "read", "dump", "difference",
            "write_atomically", "escape", "split_label"]
@@ -264,13 +263,7 @@ def write_atomically(path: Path, text: str) -> None:
         import shutil
 
         shutil.rmtree(path)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    write_file(path, text)
 
 
 def mismatch_message(path: str, diff: str) -> str:

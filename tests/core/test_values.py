@@ -4,9 +4,7 @@ replaced, in arguments and in what a body returns, on every executor."""
 
 from __future__ import annotations
 
-import logging
 from collections import ChainMap, Counter, OrderedDict, defaultdict, deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -153,17 +151,6 @@ def test_a_registered_container_is_traversed_in_arguments_and_returns(executor: 
 def test_register_container_checks_its_arguments(args: tuple[Any, ...], message: str) -> None:
     with pytest.raises(TypeError, match=message):
         register_container(*args)
-
-
-@pytest.fixture(scope="module")
-def dask_client() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                                       dashboard_address="127.0.0.1:0", host="127.0.0.1",
-                                       silence_logs=logging.CRITICAL)
-    with distributed.Client(cluster, set_as_default=False) as client:
-        yield client
-    cluster.close()
 
 
 @pytest.mark.timeout(120)

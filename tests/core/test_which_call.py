@@ -5,8 +5,6 @@ the record, written to JSON and drawn in diagrams."""
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -89,17 +87,6 @@ def test_named_checks_its_label(label: Any) -> None:
     with pytest.raises(TypeError, match=r"value\.named\(\): label must be a non-empty str, "
                                         f"not {type(label).__name__}"):
         V.value.named(label)
-
-
-@pytest.fixture(scope="module")
-def dask_client() -> Iterator[Any]:
-    distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True,
-                                       dashboard_address="127.0.0.1:0", host="127.0.0.1",
-                                       silence_logs=logging.CRITICAL)
-    with distributed.Client(cluster, set_as_default=False) as client:
-        yield client
-    cluster.close()
 
 
 @pytest.mark.timeout(120)
