@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import reprlib
 import types
 from collections import ChainMap, deque
 from collections.abc import Callable, Iterable
@@ -294,3 +295,22 @@ def arguments(rec: NodeRecord) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
     if not rec._inputs:
         return args, kwargs
     return tuple([substitute(a) for a in args]), substitute(kwargs) if kwargs else kwargs
+
+
+def nout_problem(name: str, nout: int | None, value: Any) -> TypeError | None:
+    """The error of a ``@node(nout=...)`` body whose value does not have ``nout`` items,
+    else ``None`` (checked where the value is: in the resolve, or on a Dask worker)."""
+    if nout is None:
+        return None
+    try:
+        size = len(value)
+    except Exception:
+        size = -1
+    if size == nout:
+        return None
+    try:
+        shown = reprlib.repr(value)
+    except BaseException as broken:
+        shown = f"<{type(value).__name__}: repr() raised {type(broken).__name__}>"
+    return TypeError(f"@node(nout={nout}) function {name!r} returned {type(value).__name__} "
+                     f"{shown}, not a sequence of {nout} values")

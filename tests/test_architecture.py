@@ -28,7 +28,7 @@ ALLOWED: dict[str, set[str]] = {
 ALLOWED["_future"].add("_export")  # Graph's views: the user's handle calls the exporters
 # The scheduler's own modules, lowest first.
 SCHEDULER_LAYERS = ["_overrides", "_failures", "_state", "_priority", "_sharing", "_nesting",
-                    "_stopping", "_lifecycle", "_run", "_mutation", "_observed",
+                    "_stopping", "_lifecycle", "_run", "_handover", "_mutation", "_observed",
                     "_resolve"]
 
 

@@ -24,6 +24,9 @@ class Adapter:
     isolated: bool = False
     #: closing with cancel=True stops bodies that are still running (their processes)
     kills_on_cancel: bool = False
+    #: runs a node's task once its inputs' tasks are handed to it, before they are done
+    #: (``DaskAdapter.send``): the scheduler hands whole parts of the graph over
+    hands_over: bool = False
     name: str = "adapter"
     #: which ready node runs next: called with the ready deque, returns the one popped;
     #: ``None`` for the scheduler's own policy (see ``_scheduler``), the fast path

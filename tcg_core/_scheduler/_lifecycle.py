@@ -42,13 +42,12 @@ from .._context import FRAME, BodyFrame
 from .._errors import TcgError
 from .._executors._threads import ThreadsAdapter
 from .._record import Handle, NodeRecord, NodeState
-from .._values import PLAIN, arguments, scan_futures, substitute
+from .._values import PLAIN, arguments, nout_problem, scan_futures, substitute
 from ._failures import (
     explain_pool_failure,
     internal_error,
     node_error,
     not_retried,
-    safe_repr,
 )
 from ._nesting import adopt
 from ._priority import is_tiny, rank
@@ -260,18 +259,10 @@ class Lifecycle(RunState):
 
     def complete(self, rec: NodeRecord, value: Any) -> None:
         """running or waiting → done, with ``value`` (checked against ``nout=``)."""
-        nout = rec.spec.nout
-        if nout is not None:
-            try:
-                size = len(value)
-            except Exception:
-                size = -1
-            if size != nout:
-                self.fail(rec, TypeError(
-                    f"@node(nout={nout}) function {rec.name!r} returned "
-                    f"{type(value).__name__} {safe_repr(value)}, not a sequence of {nout} "
-                    "values"))
-                return
+        problem = nout_problem(rec.name, rec.spec.nout, value)
+        if problem is not None:
+            self.fail(rec, problem)
+            return
         handle = rec._future
         if handle is not None:
             handle._value = value

@@ -13,7 +13,7 @@ from typing import Any
 from .._callbacks import Callback, Observers, active_callbacks, observing
 from .._context import inside_body
 from .._errors import NodeFailures, TcgError
-from .._executors import make_adapter
+from .._executors import Adapter, make_adapter
 from .._logs import VerboseCallback, logging_callback
 from .._options import ResolveOptions
 from .._progress import ProgressBar
@@ -37,7 +37,7 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
     callbacks = _callbacks_of(options)
     observed = callbacks is not None or options.cache or observing()
-    run = _run_class(options, observed)(adapter, options, nested, generation())
+    run = _run_class(options, observed, adapter)(adapter, options, nested, generation())
     if observed:  # the same loop with its hooks (see _observed)
         run.observers = Observers(callbacks or ())
         run.observers.emit("on_resolve_start")
@@ -75,9 +75,17 @@ def _callbacks_of(options: ResolveOptions) -> list[Callback] | None:
 _observed_checked: type[Run] | None = None
 
 
-def _run_class(options: ResolveOptions, observed: bool) -> type[Run]:
-    """The loop this resolve runs: ``Run``, or a subclass with the hooks it asked for."""
+def _run_class(options: ResolveOptions, observed: bool, adapter: Adapter) -> type[Run]:
+    """The loop this resolve runs: ``Run``, or a subclass with the hooks it asked for.
+
+    On Dask a plain resolve hands the graph over (``_handover``); callbacks, the cache
+    and mutation checks need each node's outcome on the client, so those resolves go
+    node by node."""
     global _observed_checked
+    if adapter.hands_over and not observed and not options.check_mutation:
+        from ._handover import HandoverRun  # the Dask adapter's modules only when used
+
+        return HandoverRun
     if options.check_mutation:  # the checked run only when asked: the default pays nothing
         from ._mutation import CheckedRun
 

@@ -1,0 +1,181 @@
+"""What a Dask worker runs for a node handed to the cluster with its graph.
+
+A node handed over is one Dask task. Its inputs that are computed on the cluster are
+Dask dependencies: the task receives their values from Dask (worker to worker), and
+its own value stays on the worker for the tasks that need it. The client learns only
+that a task finished or failed; when and where each body ran is kept in this process
+(``_REGISTRY``, under the resolve's token) until the resolve collects it in one
+request for every worker.
+
+A task never returns a half-done value: a body that created children runs them on
+the cluster before its task ends (``RemoteCall.nest``, given by the scheduler, which
+this layer sits below), so a consumer already handed to Dask always receives a final
+value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .._context import portable, run_body
+from .._errors import RemoteError
+from .._record import Handle
+from .._values import PLAIN, nout_problem, scan_futures, substitute
+
+__all__ = ["NestedFailure", "Remote", "RemoteCall", "run_task", "take"]
+
+
+class Remote(Handle):
+    """Stands for the value of a node computed on the cluster, in the arguments sent to
+    its consumers; the worker fills ``_value`` in from the task's dependency."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: str) -> None:
+        self.key = key  #: the Dask key of the task computing the value
+        self._value = None
+
+    def __getitem__(self, index: Any) -> RemoteItem:
+        # An item future (``nout=``) of a node whose value is on the cluster.
+        return RemoteItem(self, index)
+
+    def __getstate__(self) -> tuple[str, Any]:
+        return (self.key, self._value)
+
+    def __setstate__(self, state: tuple[str, Any]) -> None:
+        self.key, self._value = state
+
+
+class RemoteItem(Handle):
+    """``Remote(...)[index]``: one item of a value computed on the cluster."""
+
+    __slots__ = ("base", "index")
+
+    def __init__(self, base: Remote, index: Any) -> None:
+        self.base = base  #: the value indexed
+        self.index = index  #: the index
+
+    def _get(self) -> Any:
+        return self.base._get()[self.index]
+
+    def __getstate__(self) -> tuple[Remote, Any]:
+        return (self.base, self.index)
+
+    def __setstate__(self, state: tuple[Remote, Any]) -> None:
+        self.base, self.index = state
+
+
+class RemoteCall:
+    """One node call as its Dask task carries it (pickled once, with its arguments)."""
+
+    __slots__ = ("args", "context", "func", "key", "kwargs", "name", "nest", "nout", "slots",
+                 "token")
+
+    def __init__(self, key: str, name: str, func: Any, args: tuple[Any, ...],
+                 kwargs: dict[str, Any] | None, slots: tuple[Remote, ...], token: str,
+                 nout: int | None, nest: Callable[..., Any] | None, context: Any) -> None:
+        self.key = key  #: this task's Dask key
+        self.name = name  #: the node's name, for messages
+        self.func = func  #: what runs: the node function (or its replacement), shippable
+        self.args = args  #: positional arguments, ``Remote`` where an input is on the cluster
+        self.kwargs = kwargs  #: keyword arguments, likewise
+        self.slots = slots  #: the ``Remote`` placeholders, in the order of the task's inputs
+        self.token = token  #: the resolve whose registry entry gets this task's record
+        self.nout = nout  #: the node's ``nout=``, checked here (the client never sees the value)
+        #: ``nest(call, value, children) -> (value, child records)``: run the children a
+        #: body created on the cluster and return its final value
+        self.nest = nest
+        self.context = context  #: what ``nest`` needs of the resolve (options, depth)
+
+    def __dask_tokenize__(self) -> str:
+        # Dask names a graph by hashing its tasks; the key is unique already, and
+        # hashing the call (its function, its arguments) would cost a pickle per task.
+        return self.key
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+
+class NestedFailure(Exception):
+    """A body's children failed on the cluster: ``children`` are their records (failed
+    ones hold their errors), for the client to put in its graph."""
+
+    def __init__(self, message: str, children: list[Any]) -> None:
+        super().__init__(message)
+        self.children = children
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NestedFailure, (str(self), self.children), self.__dict__)
+
+
+# -- the registry of what ran here, until the resolve collects it ------------------------
+_REGISTRY: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def _register(token: str, key: str, meta: tuple[Any, ...]) -> None:
+    with _REGISTRY_LOCK:
+        _REGISTRY.setdefault(token, []).append((key, meta))
+
+
+def take(token: str) -> list[tuple[str, tuple[Any, ...]]]:
+    """What ran in this process for the resolve ``token`` since the last call (removed):
+    ``(key, (start, end, worker, attempts, child records or None))`` per task."""
+    with _REGISTRY_LOCK:
+        return _REGISTRY.pop(token, [])
+
+
+def _blamed(exc: BaseException, call: RemoteCall) -> BaseException:
+    """``exc`` marked as raised by this task's node (Dask hands the same exception to
+    every task downstream, which the client must tell apart: those are skipped)."""
+    if not isinstance(exc, Exception):
+        return exc  # Ctrl-C, sys.exit: stop the resolve as they are
+    exc = portable(exc)
+    try:
+        exc.__tcg_key__ = call.key  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):  # no __dict__: carry it on a RemoteError
+        exc = RemoteError(type(exc).__qualname__, str(exc), "")
+        exc.__tcg_key__ = call.key  # type: ignore[attr-defined]
+    return exc
+
+
+def run_task(call: RemoteCall, *values: Any) -> Any:
+    """The Dask task of one node: fill its inputs in, run its body (and the children
+    it creates), record when and where, and return its value."""
+    # In an in-process cluster the placeholders may be the client's own objects, shared
+    # by the consumers of one input: each writes the same value for the same key.
+    for slot, value in zip(call.slots, values, strict=True):
+        slot._value = value
+    try:
+        args = substitute(call.args)
+        kwargs = substitute(call.kwargs) if call.kwargs else call.kwargs
+        value, children, start, end, worker = run_body(call.func, args, kwargs)
+    except BaseException as exc:  # run_body put when and where it ran on it
+        raise _blamed(exc, call) from None
+    try:
+        kids = None
+        returned: list[Handle] = []
+        if children or value.__class__ not in PLAIN:
+            scan_futures(value, returned)
+        if children or returned:
+            if call.nest is None:
+                raise RuntimeError("internal error: a task with children and no way to "
+                                   "run them")
+            value, kids = call.nest(call, value, children)
+        problem = nout_problem(call.name, call.nout, value)
+        if problem is not None:
+            raise problem
+    except BaseException as exc:
+        if isinstance(exc, Exception):
+            with contextlib.suppress(AttributeError, TypeError):
+                exc.__tcg_ran__ = (start, end, worker)  # type: ignore[attr-defined]
+        raise _blamed(exc, call) from None
+    _register(call.token, call.key, (start, end, worker, kids))
+    return value

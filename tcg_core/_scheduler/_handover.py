@@ -1,0 +1,394 @@
+"""Handing the graph over to a Dask cluster: ``HandoverRun``.
+
+On Dask the client is far from the workers: a node sent only once its inputs are back
+would cost every edge a round trip. So this run hands a node to the cluster as soon as
+each input is done *or itself handed over*, with those inputs as Dask dependencies, in
+one graph per batch (``DaskAdapter.send``). Values go worker to worker and stay on the
+cluster; the client hears only that a task finished or failed. At the end it fetches,
+in one request each, the values someone can still ask for (the roots, futures the
+caller still holds) and when and where every body ran.
+
+Two more transitions join the lifecycle (``_lifecycle``)::
+
+    pending ─make_ready_on_cluster─▶ ready   (every input done or handed over)
+    running ─skip─▶ skipped                  (handed over, and an input failed)
+
+A node hands its consumers over only if its outcome is final when its task ends: no
+``retries=`` (a retry would be a new task) and no ``timeout=`` (the client fails it at
+the deadline). A node with a ``timeout=`` is sent only once its inputs are done, so its
+clock starts when it can run. A body that creates children runs them on the cluster
+from its worker (``run_children``: Dask's tasks that launch tasks; the task secedes
+from the worker's pool while it waits, so the slot is free for the children).
+"""
+
+from __future__ import annotations
+
+import heapq
+import uuid
+from dataclasses import replace
+from time import perf_counter
+from typing import Any
+
+from .._errors import RecursionDepthError, TcgError
+from .._executors._dask import DaskAdapter
+from .._executors._remote import NestedFailure, Remote, RemoteCall
+from .._record import Handle, NodeRecord, NodeState
+from .._values import arguments, scan_futures, substitute
+from ._failures import dependency_error, node_error
+from ._lifecycle import STOPS
+from ._run import Run
+from ._sharing import generation
+from ._stopping import abandon
+
+__all__ = ["HandoverRun", "run_children"]
+
+PENDING, READY, RUNNING = NodeState.PENDING, NodeState.READY, NodeState.RUNNING
+DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
+
+#: Tasks per graph sent at once: a big graph goes out in pieces the cluster can start on.
+BATCH = 5_000
+
+
+class HandoverRun(Run):
+    """A resolve on a Dask cluster that hands whole parts of the graph over."""
+
+    adapter: DaskAdapter
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.ordered = False  # Dask's own scheduler orders the tasks it holds
+        #: names this run's tasks and its entries in the workers' registries
+        self.token = uuid.uuid4().hex
+        #: tasks made but not sent yet: ``(call, dependency keys)``, and their event keys
+        self.batch: list[tuple[RemoteCall, list[str]]] = []
+        self.batch_events: list[tuple[NodeRecord, int]] = []
+        #: the placeholder standing for each record's value on the cluster (latest attempt)
+        self.remotes: dict[NodeRecord, Remote] = {}
+        #: the record of every key this run sent
+        self.by_key: dict[str, NodeRecord] = {}
+        #: nodes whose consumers may be handed over before they are done
+        self.handed: set[NodeRecord] = set()
+        #: pending consumers: their inputs neither done nor handed over
+        self.unsent: dict[NodeRecord, int] = {}
+        #: remote values: this run's consumers not finished yet (then the value may go)
+        self.readers: dict[NodeRecord, int] = {}
+        #: how deep this run's nodes are nested (a run of children on a worker: > 0)
+        self.depth = 0
+
+    # -- transitions ---------------------------------------------------------------------
+    def start(self, rec: NodeRecord) -> None:
+        """ready → running: the node's task joins the next graph sent to the cluster."""
+        if rec.state != READY:
+            return
+        spec = rec.spec if self.overrides is None else self.overrides.spec_for(rec)
+        rec.state = RUNNING
+        rec.attempts += 1
+        try:
+            args, kwargs = arguments(rec)
+        except BaseException as exc:
+            self.internal_failure(rec, "substituting its arguments", exc)
+            return
+        attempt = rec.attempts
+        key = f"{rec.name}-{rec.id}-{attempt}-{self.token}"  # the dashboard groups by name
+        try:
+            call = self.call_of(rec, spec, key, args, kwargs)
+        except BaseException as exc:  # it cannot be sent (it does not pickle)
+            self.on_outcome(rec, False, exc)
+            return
+        remote = self.remotes[rec] = Remote(key)
+        handle = rec._future
+        if handle is not None:  # what its consumers' arguments receive
+            handle._value = remote
+        self.by_key[key] = rec
+        submitted = perf_counter()
+        rec._ran = (submitted, None, None)
+        self.in_flight[rec] = attempt
+        self.batch.append((call, [slot.key for slot in call.slots]))
+        self.batch_events.append((rec, attempt))
+        if spec.timeout is not None:
+            heapq.heappush(self.deadlines, (submitted + spec.timeout, next(self.seq), rec,
+                                            attempt))
+        elif spec.retries == 0:
+            self.hand_over(rec)
+        if len(self.batch) >= BATCH:
+            self.flush()
+
+    def call_of(self, rec: NodeRecord, spec: Any, key: str, args: tuple[Any, ...],
+                kwargs: dict[str, Any] | None) -> RemoteCall:
+        """The task of one attempt of ``rec``: its inputs on the cluster as slots."""
+        remotes = self.remotes
+        slots = tuple(dict.fromkeys(remotes[i] for i in rec.inputs if i in remotes))
+        return RemoteCall(key, rec.name, self.adapter._callable(spec, args, kwargs), args,
+                          kwargs, slots, self.token, rec.spec.nout, run_children,
+                          (replace(self.options, executor=None, callbacks=()), self.depth))
+
+    def hand_over(self, rec: NodeRecord) -> None:
+        """``rec``'s task is final when it ends: its consumers need not wait for it."""
+        self.handed.add(rec)
+        for consumer in dict.fromkeys(rec._consumers or ()):
+            left = self.unsent.get(consumer)
+            if left is None:  # first seen: count what it still waits for (rec is handed)
+                left = sum(1 for i in dict.fromkeys(consumer.inputs)
+                           if i.state != DONE and i not in self.handed)
+            else:
+                left -= 1
+            self.count_unsent(consumer, left)
+
+    def count_unsent(self, consumer: NodeRecord, left: int) -> None:
+        if left > 0:
+            self.unsent[consumer] = left
+            return
+        self.unsent.pop(consumer, None)
+        self.make_ready_on_cluster(consumer)
+
+    def make_ready_on_cluster(self, rec: NodeRecord) -> None:
+        """pending → ready: every input is done or handed to the cluster."""
+        if rec.state == PENDING and rec._run is self and rec.spec.timeout is None:
+            rec.state = READY
+            self.queue_ready(rec)
+
+    def skip(self, rec: NodeRecord, error: BaseException) -> None:
+        """pending or ready → skipped; or running → skipped: it was handed over with an
+        input that then failed (its task fails on the cluster without running)."""
+        if rec.state == RUNNING and rec._run is self and rec in self.in_flight:
+            del self.in_flight[rec]
+            rec.error = error
+            self.finish(rec, SKIPPED)
+            return
+        super().skip(rec, error)
+
+    def on_outcome(self, rec: NodeRecord, ok: bool, payload: Any) -> None:
+        if ok:  # running → done: the value stays on the cluster
+            rec.error = None
+            self.finish(rec, DONE)
+            return
+        if self.caused_upstream(rec, payload):
+            # Dask fails every task below a failed one with the same error: that node's
+            # own outcome comes too, and skips this one.
+            self.in_flight[rec] = rec.attempts
+            return
+        if isinstance(payload, NestedFailure):
+            self.children_failed(rec, payload)
+            return
+        super().on_outcome(rec, False, payload)
+
+    def caused_upstream(self, rec: NodeRecord, exc: Any) -> bool:
+        blame = getattr(exc, "__tcg_key__", None)
+        if blame is None and type(exc).__name__ == "KilledWorker":
+            blame = getattr(exc, "task", None)
+        remote = self.remotes.get(rec)
+        if blame is None or remote is None or blame == remote.key:
+            return False
+        return any(i.state not in NodeState.FINISHED for i in rec.inputs)
+
+    def children_failed(self, rec: NodeRecord, failure: NestedFailure) -> None:
+        """running → failed: children it created on the cluster failed there."""
+        try:
+            ran = getattr(failure, "__tcg_ran__", None)
+            if ran is not None:
+                rec._ran = ran
+            self.adopt_remote(rec, failure.children)
+            culprit = next((c for c in failure.children if c.state == FAILED), None)
+            for failed in _original_failures(failure.children):
+                self.failures.append(node_error(failed))
+            if not self.options.keep_going:
+                self.stopped = True
+            rec.error = (dependency_error("child", culprit) if culprit is not None
+                         else TcgError(str(failure)))
+        except BaseException as exc:
+            self.internal_failure(rec, "recording its children's failure", exc)
+            return
+        self.finish(rec, FAILED)
+
+    def finish(self, rec: NodeRecord, state: str) -> None:
+        consumers = rec._consumers
+        if state == DONE and rec.id in self.watchers and rec in self.remotes:
+            self.fetch_now(rec)  # another resolve reads the value as soon as it hears
+        super().finish(rec, state)
+        if state == DONE and consumers and rec not in self.handed:
+            for consumer in dict.fromkeys(consumers):
+                left = self.unsent.get(consumer)
+                if left is not None:
+                    self.count_unsent(consumer, left - 1)
+        if rec in self.remotes and state == DONE:
+            self.readers[rec] = len(set(consumers or ()))
+        self.release_inputs(rec)
+
+    def release_inputs(self, rec: NodeRecord) -> None:
+        """Let the cluster drop values nothing here needs any more: their consumers in
+        this run are finished, and no future of the caller's stands for them."""
+        done = [rec] if self.readers.get(rec) == 0 else []
+        for source in dict.fromkeys(rec.inputs):
+            left = self.readers.get(source)
+            if left is not None:
+                self.readers[source] = left - 1
+                if left == 1:
+                    done.append(source)
+        gone = []
+        for source in done:
+            ref = source._value_ref
+            if ref is None or ref() is None:
+                del self.readers[source]
+                gone.append(self.remotes.pop(source).key)
+        if gone:
+            self.adapter.release(gone)
+
+    # -- the loop ------------------------------------------------------------------------
+    def has_capacity(self) -> bool:
+        return not self.stopped  # the cluster queues what it cannot start yet
+
+    def wait_for_events(self) -> None:
+        self.flush()
+        super().wait_for_events()
+
+    def flush(self) -> None:
+        """Send the tasks made since the last flush, as one graph."""
+        if not self.batch:
+            return
+        batch, events = self.batch, self.batch_events
+        self.batch, self.batch_events = [], []
+        try:
+            self.adapter.send(batch, self.events, events)
+        except BaseException as exc:
+            if isinstance(exc, STOPS):
+                raise
+            for rec, attempt in events:
+                if self.in_flight.get(rec) == attempt:
+                    del self.in_flight[rec]
+                    self.on_outcome(rec, False, exc)
+            self.drain()
+
+    def shut_down(self, *, cancel: bool) -> None:
+        """Fetch what the caller can still ask for, record when and where bodies ran,
+        stop what is still running on the cluster, and close."""
+        self.batch.clear()
+        self.batch_events.clear()
+        try:
+            if self.in_flight:
+                self.adapter.cancel([self.remotes[r].key for r in self.in_flight
+                                     if r in self.remotes])
+            self.fetch_values()
+            self.record_where_bodies_ran()
+        finally:
+            self.adapter.release([r.key for r in self.remotes.values()])
+            self.remotes.clear()
+            abandon(self, bodies_killed=True)
+            self.in_flight.clear()
+            self.closing = True
+            self.adapter.close(cancel=cancel)
+
+    def fetch_values(self) -> None:
+        """Every value computed here that a live future of the caller's stands for."""
+        wanted: list[tuple[Handle, str]] = []
+        for rec, remote in self.remotes.items():
+            ref = rec._value_ref
+            handle = ref() if ref is not None else None
+            if rec.state == DONE and handle is not None:
+                wanted.append((handle, remote.key))
+        if not wanted:
+            return
+        try:
+            values = self.adapter.gather([key for _, key in wanted])
+        except BaseException as exc:
+            if isinstance(exc, STOPS):
+                raise
+            for handle, _ in wanted:
+                self.lost(handle._record, exc)
+            return
+        for (handle, _), value in zip(wanted, values, strict=True):
+            handle._value = value
+
+    def fetch_now(self, rec: NodeRecord) -> None:
+        """The value of ``rec``, fetched at once (before its final state is written)."""
+        (value,) = self.adapter.gather([self.remotes[rec].key])
+        handle = rec._future
+        if handle is not None:
+            handle._value = value
+
+    def lost(self, rec: NodeRecord, exc: BaseException) -> None:
+        """done → failed: the cluster computed the value but lost it before it could be
+        fetched (a worker died, the client closed). The only change of a finished node:
+        a done node must never hand out a placeholder for its value."""
+        error = TcgError(f"node {rec.name!r} ({rec.path}) ran on the Dask cluster, but its "
+                         f"value could not be fetched: {type(exc).__name__}: {exc}")
+        error.__cause__ = exc
+        rec.state = FAILED
+        rec.error = error
+        self.failures.append(node_error(rec))
+
+    def record_where_bodies_ran(self) -> None:
+        """Start, end and worker of every task, and the children bodies created."""
+        try:
+            entries = self.adapter.collect(self.token)
+        except Exception:  # the timings are lost with the cluster; the values are not
+            return
+        by_key = self.by_key
+        for key, (start, end, worker, kids) in entries:
+            rec = by_key.get(key)
+            if rec is None:
+                continue
+            rec._ran = (start, end, worker)
+            rec.spec.record_duration(end - start)
+            if kids:
+                self.adopt_remote(rec, kids)
+
+    def adopt_remote(self, rec: NodeRecord, kids: list[NodeRecord]) -> None:
+        """Children a body created and ran on the cluster become ``rec``'s, as nesting
+        on the client would have made them."""
+        rec.children = kids
+        for kid in kids:
+            kid.parent = rec
+
+
+def _original_failures(records: list[NodeRecord]) -> list[NodeRecord]:
+    """The failed records under ``records`` whose own body failed (not a child's)."""
+    found: list[NodeRecord] = []
+    todo = list(records)
+    while todo:
+        rec = todo.pop()
+        kids = rec.children or []
+        failed_kids = [k for k in kids if k.state == FAILED]
+        if rec.state == FAILED and not failed_kids:
+            found.append(rec)
+        todo.extend(kids)
+    return found
+
+
+def run_children(call: RemoteCall, value: Any, children: list[Handle]) -> tuple[Any, list[Any]]:
+    """On a worker: run the children a body created (and the futures it returned) on
+    the cluster, then return the body's final value and the children's records.
+
+    The task secedes from the worker's thread pool while its children run, so it holds
+    no slot the children need (Dask's tasks that launch tasks)."""
+    import distributed
+
+    options, depth = call.context
+    if depth + 1 >= options.max_depth:
+        raise RecursionDepthError(
+            f"nodes nested {depth + 2} deep (… › {call.name} › "
+            f"{children[0]._record.name if children else '…'}), over "
+            f"max_depth={options.max_depth}: does the recursion have a base case? Raise "
+            "the limit with resolve(max_depth=...)")
+    returned: list[Handle] = []
+    scan_futures(value, returned)
+    kids = [f._record for f in children]
+    returned_records = {h._record for h in returned}
+    for kid in kids:
+        if kid not in returned_records:
+            kid.returned = False
+    waits = list(dict.fromkeys([*kids, *returned_records]))
+    run = HandoverRun(DaskAdapter.in_worker(), options, False, generation())
+    run.depth = depth + 1
+    distributed.secede()  # type: ignore[no-untyped-call]
+    try:
+        try:
+            run.execute(waits)
+        except BaseException:
+            run.shut_down(cancel=True)
+            raise
+        run.shut_down(cancel=bool(run.failures))
+    finally:
+        distributed.rejoin()  # type: ignore[no-untyped-call]
+    if run.failures:
+        raise NestedFailure(str(run.failures[0]), kids)
+    return substitute(value), kids
