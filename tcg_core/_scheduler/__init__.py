@@ -5,7 +5,8 @@ and one method per transition (its docstring lists them with their invariants), 
 the loop that drives them, ``_state`` every field a run keeps. The cold parts have
 modules of their own: ``_sharing`` (resolves that share nodes, fork safety),
 ``_stopping`` (stops, timeouts, late outcomes), ``_nesting`` (adopting children),
-``_priority`` and ``_failures`` (the errors users see).
+``_priority`` and ``_failures`` (the errors users see), ``_handover`` (a resolve on a
+Dask cluster).
 
 Policy
 ------
@@ -19,6 +20,9 @@ Policy
 * A node whose body creates other nodes (its *children*) hands them to this loop and
   returns; its worker is free again. It completes when every child is done (returned or
   not), and its value is the returned structure with every future replaced by its value.
+* On Dask (``_handover``) a node is handed to the cluster as soon as each input is
+  done *or handed over itself*, its inputs as Dask dependencies, in one graph per
+  batch: Dask's scheduler runs that part of the graph, and values stay on the cluster.
 * Fail fast by default: after the first failure nothing new starts and ``resolve``
   raises at once. With ``keep_going=True`` every node that does not depend on a failure
   still runs, and one error lists every failure.
