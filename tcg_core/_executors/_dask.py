@@ -28,9 +28,10 @@ class DaskAdapter(ProcessAdapter):
     #: the scheduler may hand nodes over before their inputs are done (see ``send``)
     hands_over = True
 
-    def __init__(self, client: Any, *, owned: bool, workers: int | None) -> None:
+    def __init__(self, client: Any, *, owned: bool, workers: int | None,
+                 checked: bool = True) -> None:
         self._client = client
-        if getattr(client, "status", "running") != "running":
+        if checked and getattr(client, "status", "running") != "running":
             raise ResolveCancelled(
                 f"the distributed.Client passed to resolve() is {client.status}; "
                 f"{_CLOSED_FIX}")
@@ -46,7 +47,9 @@ class DaskAdapter(ProcessAdapter):
         """The adapter of a resolve run by a task on a Dask worker (its children)."""
         import distributed
 
-        return cls(distributed.get_client(), owned=False, workers=1)
+        # A worker's own client may still be starting ("newly-created"): it serves
+        # requests once it is connected, so it is not refused like a user's closed one.
+        return cls(distributed.get_client(), owned=False, workers=1, checked=False)
 
     # -- handing the graph over ----------------------------------------------------------
     def send(self, tasks: list[tuple[RemoteCall, list[str]]], events: SimpleQueue[Any],

@@ -179,3 +179,14 @@ def test_a_client_closed_during_resolve_is_an_error_not_a_hang() -> None:
     finally:
         dask_client.close()
         cluster.close()
+
+
+def test_executor_dask_starts_a_cluster_of_its_own_and_nests_on_it() -> None:
+    """``executor="dask"`` with no current client: an in-process cluster for this resolve
+    whose workers run the children a body creates (their own client is still starting
+    when the first child is sent, and must not be refused as a closed one)."""
+    future = P.pipeline(10, 2, 5, 6)
+    assert future.resolve(executor="dask") == -60
+    assert sorted(r.path for r in future.graph.nodes) == [
+        "pipeline", "pipeline › add", "pipeline › multiply", "pipeline › subtract"]
+    assert all("Dask" in (r.worker or "") for r in future.graph.nodes)
