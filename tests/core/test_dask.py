@@ -185,8 +185,9 @@ def test_executor_dask_starts_a_cluster_of_its_own_and_nests_on_it() -> None:
     """``executor="dask"`` with no current client: an in-process cluster for this resolve
     whose workers run the children a body creates (their own client is still starting
     when the first child is sent, and must not be refused as a closed one)."""
-    future = P.pipeline(10, 2, 5, 6)
-    assert future.resolve(executor="dask") == -60
+    futures = [P.pipeline(10 + i, 2, 5, 6) for i in range(4)]  # bodies nesting at once
+    assert resolve(*futures, executor="dask") == tuple((12 + i) * 5 * -1 for i in range(4))
+    future = futures[0]
     assert sorted(r.path for r in future.graph.nodes) == [
         "pipeline", "pipeline › add", "pipeline › multiply", "pipeline › subtract"]
     assert all("Dask" in (r.worker or "") for r in future.graph.nodes)
