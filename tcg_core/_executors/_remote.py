@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -116,20 +117,30 @@ class NestedFailure(Exception):
 
 
 # -- the registry of what ran here, until the resolve collects it ------------------------
-_REGISTRY: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+_REGISTRY: dict[str, tuple[float, list[tuple[str, tuple[Any, ...]]]]] = {}
 _REGISTRY_LOCK = threading.Lock()
+#: An entry nobody collected this long after it was made is dropped: a task that ended
+#: after its resolve had returned (past its timeout, or cancelled too late).
+STALE_AFTER = 3600.0
 
 
 def _register(token: str, key: str, meta: tuple[Any, ...]) -> None:
     with _REGISTRY_LOCK:
-        _REGISTRY.setdefault(token, []).append((key, meta))
+        entry = _REGISTRY.get(token)
+        if entry is None:
+            now = time.monotonic()
+            for old in [t for t, (made, _) in _REGISTRY.items() if now - made > STALE_AFTER]:
+                del _REGISTRY[old]
+            entry = _REGISTRY[token] = (now, [])
+        entry[1].append((key, meta))
 
 
 def take(token: str) -> list[tuple[str, tuple[Any, ...]]]:
     """What ran in this process for the resolve ``token`` since the last call (removed):
-    ``(key, (start, end, worker, attempts, child records or None))`` per task."""
+    ``(key, (start, end, worker, child records or None))`` per task."""
     with _REGISTRY_LOCK:
-        return _REGISTRY.pop(token, [])
+        entry = _REGISTRY.pop(token, None)
+    return entry[1] if entry is not None else []
 
 
 def _blamed(exc: BaseException, call: RemoteCall) -> BaseException:
