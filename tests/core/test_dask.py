@@ -33,6 +33,7 @@ from tcg_core import (  # noqa: E402 - after the importorskip
     resolve,
 )
 from tests.core import _nodes_for_processes as P  # noqa: E402
+from tests.core.test_timeouts_and_interrupts import CtrlC, sigint  # noqa: E402, F401
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -191,3 +192,26 @@ def test_executor_dask_starts_a_cluster_of_its_own_and_nests_on_it() -> None:
     assert sorted(r.path for r in future.graph.nodes) == [
         "pipeline", "pipeline › add", "pipeline › multiply", "pipeline › subtract"]
     assert all("Dask" in (r.worker or "") for r in future.graph.nodes)
+
+
+def test_ctrl_c_cancels_what_was_handed_to_the_cluster(client: Any, sigint: None,
+                                                       tmp_path: Path) -> None:
+    """The node below the long ones is already on the cluster, waiting for its inputs:
+    Ctrl-C cancels it (it never starts), control comes back at once, and a second
+    resolve finishes the graph."""
+    log = str(tmp_path)
+    with Graph() as g:
+        firsts = [P.logged_nap(log, f"long{i}", 1.5) for i in range(2)]
+        last = P.logged_nap(log, "after", 0.0, *firsts)
+    interrupted_at = None
+    with CtrlC(lambda: bool(P.runs(log)), "interrupt_main") as ctrl_c:
+        try:
+            g.resolve(executor=client)
+        except KeyboardInterrupt:
+            interrupted_at = time.monotonic()
+    assert ctrl_c.sent_at is not None and interrupted_at is not None
+    assert interrupted_at - ctrl_c.sent_at < 1.0
+    time.sleep(2.0)  # the long bodies end on their workers; 'after' must not follow
+    assert "after" not in P.runs(log)
+    assert last.state == "pending"
+    assert last.resolve(executor=client) == "after"
