@@ -265,10 +265,12 @@ class Lifecycle(RunState):
 
     def complete(self, rec: NodeRecord, value: Any) -> None:
         """running or waiting → done, with ``value`` (checked against ``nout=``)."""
-        problem = nout_problem(rec.name, rec.spec.nout, value)
-        if problem is not None:
-            self.fail(rec, problem)
-            return
+        nout = rec.spec.nout
+        if nout is not None:  # tested here first: complete() is on every node's path
+            problem = nout_problem(rec.name, nout, value)
+            if problem is not None:
+                self.fail(rec, problem)
+                return
         handle = rec._future
         if handle is not None:
             handle._value = value
