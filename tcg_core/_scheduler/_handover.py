@@ -33,7 +33,7 @@ from .._errors import RecursionDepthError, TcgError
 from .._executors._dask import DaskAdapter
 from .._executors._remote import NestedFailure, Remote, RemoteCall
 from .._record import Handle, NodeRecord, NodeState
-from .._values import arguments, scan_futures, substitute
+from .._values import scan_futures, substitute
 from ._failures import dependency_error, node_error
 from ._lifecycle import STOPS
 from ._run import Run
@@ -81,13 +81,10 @@ class HandoverRun(Run):
         if rec.state != READY:
             return
         spec = rec.spec if self.overrides is None else self.overrides.spec_for(rec)
-        rec.state = RUNNING
-        rec.attempts += 1
-        try:
-            args, kwargs = arguments(rec)
-        except BaseException as exc:
-            self.internal_failure(rec, "substituting its arguments", exc)
+        begun = self.begin_attempt(rec)
+        if begun is None:
             return
+        args, kwargs = begun
         attempt = rec.attempts
         key = f"{rec.name}-{rec.id}-{attempt}-{self.token}"  # the dashboard groups by name
         try:
@@ -381,12 +378,7 @@ def run_children(call: RemoteCall, value: Any, children: list[Handle]) -> tuple[
     run.depth = depth + 1
     distributed.secede()  # type: ignore[no-untyped-call]
     try:
-        try:
-            run.execute(waits)
-        except BaseException:
-            run.shut_down(cancel=True)
-            raise
-        run.shut_down(cancel=bool(run.failures))
+        run.run_to_end(waits)
     finally:
         distributed.rejoin()  # type: ignore[no-untyped-call]
     if run.failures:

@@ -95,13 +95,10 @@ class Lifecycle(RunState):
         if spec.timeout is None and (self.adapter.inline or is_tiny(self, spec)):
             self.run_inline(rec, spec)
             return
-        rec.state = RUNNING
-        rec.attempts += 1
-        try:
-            args, kwargs = arguments(rec)
-        except BaseException as exc:
-            self.internal_failure(rec, "substituting its arguments", exc)
+        begun = self.begin_attempt(rec)
+        if begun is None:
             return
+        args, kwargs = begun
         adapter = self.adapter
         if adapter.inline:
             # Serial, but a timeout must be enforceable: run this body on a watchdog
@@ -122,6 +119,18 @@ class Lifecycle(RunState):
         if spec.timeout is not None:
             heapq.heappush(self.deadlines, (submitted + spec.timeout, next(self.seq), rec,
                                             attempt))
+
+    def begin_attempt(self, rec: NodeRecord
+                      ) -> tuple[tuple[Any, ...], dict[str, Any] | None] | None:
+        """ready → running for a body that goes to a worker: its arguments, or ``None``
+        when substituting them failed (the node is failed then)."""
+        rec.state = RUNNING
+        rec.attempts += 1
+        try:
+            return arguments(rec)
+        except BaseException as exc:
+            self.internal_failure(rec, "substituting its arguments", exc)
+            return None
 
     def run_inline(self, rec: NodeRecord, spec: Any) -> None:
         """ready → running → (done, waiting, failed...) in this thread.

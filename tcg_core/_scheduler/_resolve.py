@@ -43,12 +43,7 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
         run.observers.emit("on_resolve_start")
     try:
         with _collector_paused(not nested):
-            try:
-                run.execute(records)
-            except BaseException:
-                run.shut_down(cancel=True)
-                raise
-        run.shut_down(cancel=bool(run.failures))
+            run.run_to_end(records)
     finally:
         if run.observers is not None:
             run.observers.emit("on_resolve_end")

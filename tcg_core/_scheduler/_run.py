@@ -48,6 +48,16 @@ class Run(Lifecycle):
         finally:
             FRAME.reset(token)
 
+    def run_to_end(self, roots: list[NodeRecord]) -> None:
+        """``execute``, then ``shut_down``: cancelling what is left when it raised or a
+        node failed."""
+        try:
+            self.execute(roots)
+        except BaseException:
+            self.shut_down(cancel=True)
+            raise
+        self.shut_down(cancel=bool(self.failures))
+
     def shut_down(self, *, cancel: bool) -> None:
         """Release what is left, close what this run created, and hand bodies still
         running to a background thread that records their outcomes."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,3 +22,13 @@ def dask_client() -> Iterator[Any]:
     with distributed.Client(cluster, set_as_default=False) as client:
         yield client
     cluster.close()
+
+
+@pytest.fixture
+def sigint() -> Iterator[None]:
+    """Python's own SIGINT handler (KeyboardInterrupt) for the test, whatever runs pytest."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

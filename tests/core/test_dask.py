@@ -33,7 +33,7 @@ from tcg_core import (  # noqa: E402 - after the importorskip
     resolve,
 )
 from tests.core import _nodes_for_processes as P  # noqa: E402
-from tests.core.test_timeouts_and_interrupts import CtrlC, sigint  # noqa: E402, F401
+from tests.core.test_timeouts_and_interrupts import CtrlC  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 

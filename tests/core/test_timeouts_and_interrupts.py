@@ -249,16 +249,6 @@ def test_a_timeout_counts_as_a_failure_for_retries(tmp_path: Path) -> None:
 # -- Ctrl-C ------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def sigint() -> Iterator[None]:
-    """Python's own SIGINT handler (KeyboardInterrupt) for the test, whatever runs pytest."""
-    if threading.current_thread() is not threading.main_thread():
-        pytest.skip("signals reach the main thread only")
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
 class CtrlC:
     """Presses Ctrl-C once ``ready()`` is true (the main thread is then inside resolve)."""
 
