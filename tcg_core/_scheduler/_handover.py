@@ -47,6 +47,9 @@ DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
 
 #: Tasks per graph sent at once: a big graph goes out in pieces the cluster can start on.
 BATCH = 5_000
+#: Completions between two collections of when and where bodies ran (one request to
+#: every worker), so the workers' registries stay small in a long run.
+COLLECT_EVERY = 20_000
 
 
 class HandoverRun(Run):
@@ -74,6 +77,8 @@ class HandoverRun(Run):
         self.readers: dict[NodeRecord, int] = {}
         #: how deep this run's nodes are nested (a run of children on a worker: > 0)
         self.depth = 0
+        #: tasks finished since when and where they ran was last collected
+        self.uncollected = 0
 
     # -- transitions ---------------------------------------------------------------------
     def start(self, rec: NodeRecord) -> None:
@@ -158,6 +163,9 @@ class HandoverRun(Run):
         if ok:  # running → done: the value stays on the cluster
             rec.error = None
             self.finish(rec, DONE)
+            self.uncollected += 1
+            if self.uncollected >= COLLECT_EVERY:
+                self.record_where_bodies_ran()
             return
         if self.caused_upstream(rec, payload):
             # Dask fails every task below a failed one with the same error: that node's
@@ -315,13 +323,14 @@ class HandoverRun(Run):
 
     def record_where_bodies_ran(self) -> None:
         """Start, end and worker of every task, and the children bodies created."""
+        self.uncollected = 0
         try:
             entries = self.adapter.collect(self.token)
         except Exception:  # the timings are lost with the cluster; the values are not
             return
         by_key = self.by_key
         for key, (start, end, worker, kids) in entries:
-            rec = by_key.get(key)
+            rec = by_key.pop(key, None)
             if rec is None:
                 continue
             rec._ran = (start, end, worker)

@@ -215,3 +215,21 @@ def test_ctrl_c_cancels_what_was_handed_to_the_cluster(client: Any, sigint: None
     assert "after" not in P.runs(log)
     assert last.state == "pending"
     assert last.resolve(executor=client) == "after"
+
+
+@pytest.mark.parametrize("every", [1, 3, 10_000])
+def test_when_and_where_bodies_ran_is_recorded_also_when_collected_during_the_run(
+        client: Any, every: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tcg_core._scheduler import _handover
+
+    monkeypatch.setattr(_handover, "COLLECT_EVERY", every)
+    with Graph() as g:
+        value = P.identity(0)
+        for _ in range(9):
+            value = P.add(value, 1)
+        tops = [P.pipeline(i, 2, 5, 6) for i in range(2)]
+    assert resolve(value, *tops, executor=client) == (9, -10, -15)
+    assert len(g.nodes) == 10 + 2 * 4
+    for rec in g.nodes:
+        assert rec.start is not None and rec.end is not None and rec.start <= rec.end
+        assert "Dask" in (rec.worker or ""), rec.worker
