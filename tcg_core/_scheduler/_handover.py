@@ -12,13 +12,18 @@ Two more transitions join the lifecycle (``_lifecycle``)::
 
     pending ─make_ready_on_cluster─▶ ready   (every input done or handed over)
     running ─skip─▶ skipped                  (handed over, and an input failed)
+    running ─resend─▶ ready                  (handed over, an input failed, its retry
+                                              succeeded)
 
-A node hands its consumers over only if its outcome is final when its task ends: no
-``retries=`` (a retry would be a new task) and no ``timeout=`` (the client fails it at
-the deadline). A node with a ``timeout=`` is sent only once its inputs are done, so its
-clock starts when it can run. A body that creates children runs them on the cluster
-from its worker (``run_children``: Dask's tasks that launch tasks; the task secedes
-from the worker's pool while it waits, so the slot is free for the children).
+Every node but one with ``timeout=`` hands its consumers over (the client fails such a
+node at its deadline, while its task may still end well). A node with ``timeout=`` is
+also sent only once its inputs are done, so its clock starts when it can run. When a
+node with ``retries=`` fails, the consumers already handed over fail on the cluster for
+it; they wait, and are sent again once a retry succeeds (``resend``), or are skipped.
+
+A body that creates children runs them on the cluster from its worker
+(``run_children``: Dask's tasks that launch tasks; the task secedes from the worker's
+pool while it waits, so the slot is free for the children).
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ class HandoverRun(Run):
         self.readers: dict[NodeRecord, int] = {}
         #: how deep this run's nodes are nested (a run of children on a worker: > 0)
         self.depth = 0
+        #: handed-over nodes whose task failed for an input whose own outcome is to come
+        self.deferred: set[NodeRecord] = set()
         #: tasks finished since when and where they ran was last collected
         self.uncollected = 0
 
@@ -91,7 +98,9 @@ class HandoverRun(Run):
             return
         args, kwargs = begun
         attempt = rec.attempts
-        key = f"{rec.name}-{rec.id}-{attempt}-{self.token}"  # the dashboard groups by name
+        # Unique per task sent (a node sent again gets a new key); Dask's dashboard
+        # groups tasks by the part before the first dash: the node's name.
+        key = f"{rec.name}-{rec.id}-{next(self.seq)}-{self.token}"
         try:
             call = self.call_of(rec, spec, key, args, kwargs)
         except BaseException as exc:  # it cannot be sent (it does not pickle)
@@ -110,7 +119,7 @@ class HandoverRun(Run):
         if spec.timeout is not None:
             heapq.heappush(self.deadlines, (submitted + spec.timeout, next(self.seq), rec,
                                             attempt))
-        elif spec.retries == 0:
+        else:
             self.hand_over(rec)
         if len(self.batch) >= BATCH:
             self.flush()
@@ -154,6 +163,7 @@ class HandoverRun(Run):
         input that then failed (its task fails on the cluster without running)."""
         if rec.state == RUNNING and rec._run is self and rec in self.in_flight:
             del self.in_flight[rec]
+            self.deferred.discard(rec)
             rec.error = error
             self.finish(rec, SKIPPED)
             return
@@ -169,13 +179,23 @@ class HandoverRun(Run):
             return
         if self.caused_upstream(rec, payload):
             # Dask fails every task below a failed one with the same error: that node's
-            # own outcome comes too, and skips this one.
+            # own outcome comes too, and skips this one (or sends it again, ``resend``).
             self.in_flight[rec] = rec.attempts
+            self.deferred.add(rec)
             return
         if isinstance(payload, NestedFailure):
             self.children_failed(rec, payload)
             return
         super().on_outcome(rec, False, payload)
+
+    def resend(self, rec: NodeRecord) -> None:
+        """running → ready: its task failed for an input that then succeeded after all
+        (on a retry); it goes again, with a new key. Its body never ran."""
+        self.deferred.discard(rec)
+        if rec.state == RUNNING and self.in_flight.pop(rec, None) is not None:
+            rec.attempts -= 1
+            rec.state = READY
+            self.queue_ready(rec)
 
     def caused_upstream(self, rec: NodeRecord, exc: Any) -> bool:
         blame = getattr(exc, "__tcg_key__", None)
@@ -217,6 +237,10 @@ class HandoverRun(Run):
                     self.count_unsent(consumer, left - 1)
         if rec in self.remotes and state == DONE:
             self.readers[rec] = len(set(consumers or ()))
+        if self.deferred and state == DONE:
+            for consumer in dict.fromkeys(consumers or ()):
+                if consumer in self.deferred:
+                    self.resend(consumer)
         self.release_inputs(rec)
 
     def release_inputs(self, rec: NodeRecord) -> None:

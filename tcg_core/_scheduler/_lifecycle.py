@@ -14,11 +14,12 @@ Each arrow is one method of ``Lifecycle`` (``release`` is in ``_stopping``)::
     pending, ready ─skip─▶ skipped                     (an input failed)
     unfinished ─release─▶ pending (waiting stays waiting; the resolve stopped)
 
-A resolve that hands the graph to Dask (``_handover.HandoverRun``) adds two, and its
+A resolve that hands the graph to Dask (``_handover.HandoverRun``) adds three, and its
 ``running`` means "handed to the cluster"::
 
     pending ─make_ready_on_cluster─▶ ready   (every input done or handed over)
     running ─skip─▶ skipped                  (handed over; then an input failed)
+    running ─resend─▶ ready                  (handed over; an input's retry succeeded)
 
 Invariants
 ----------

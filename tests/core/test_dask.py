@@ -233,3 +233,28 @@ def test_when_and_where_bodies_ran_is_recorded_also_when_collected_during_the_ru
     for rec in g.nodes:
         assert rec.start is not None and rec.end is not None and rec.start <= rec.end
         assert "Dask" in (rec.worker or ""), rec.worker
+
+
+def test_retries_on_dask_rerun_the_body_and_keep_every_attempts_error(
+        client: Any, tmp_path: Path) -> None:
+    """A node with retries= is a new task per attempt, and its consumer (already known to
+    the cluster for any other node) waits for the attempt that succeeds."""
+    log = str(tmp_path)
+    flaky = P.flaky(log, 2)
+    after = P.identity(flaky)
+    assert after.resolve(executor=client) == "recovered"
+    assert flaky.node.attempts == 3
+    errors = flaky.node.attempt_errors or []
+    assert [type(e) for e in errors] == [ConnectionError, ConnectionError]
+    assert P.runs(log) == {"flaky": 3}
+
+
+def test_retries_exhausted_on_dask_fail_with_every_attempt_and_skip_downstream(
+        client: Any, tmp_path: Path) -> None:
+    flaky = P.flaky(str(tmp_path), 5)
+    after = P.identity(flaky)
+    with pytest.raises(NodeError) as info:
+        after.resolve(executor=client)
+    assert info.value.node is flaky.node and flaky.node.attempts == 3
+    assert "after 3 attempts; earlier attempts: 1: ConnectionError" in str(info.value)
+    assert after.node.state == "skipped"
