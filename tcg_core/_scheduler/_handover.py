@@ -82,6 +82,8 @@ class HandoverRun(Run):
         self.readers: dict[NodeRecord, int] = {}
         #: how deep this run's nodes are nested (a run of children on a worker: > 0)
         self.depth = 0
+        #: the options a run of children on a worker gets (the client stays here)
+        self.options_for_children = replace(self.options, executor=None, callbacks=())
         #: handed-over nodes whose task failed for an input whose own outcome is to come
         self.deferred: set[NodeRecord] = set()
         #: tasks finished since when and where they ran was last collected
@@ -128,13 +130,24 @@ class HandoverRun(Run):
                 kwargs: dict[str, Any] | None) -> RemoteCall:
         """The task of one attempt of ``rec``: its inputs on the cluster as slots."""
         remotes = self.remotes
-        slots = tuple(dict.fromkeys(remotes[i] for i in rec.inputs if i in remotes))
+        found: dict[Remote, None] = {}
+        for source in rec.inputs:
+            remote = remotes.get(source)
+            if remote is not None:
+                found[remote] = None
+            elif source.state != DONE:  # its value would be missing: never send that
+                raise TcgError(f"internal error: node {rec.name!r} was about to be sent "
+                               f"before its input {source.name!r} ({source.state})")
+        slots = tuple(found)
         return RemoteCall(key, rec.name, self.adapter._callable(spec, args, kwargs), args,
                           kwargs, slots, self.token, rec.spec.nout, run_children,
-                          (replace(self.options, executor=None, callbacks=()), self.depth))
+                          (self.options_for_children, self.depth))
 
     def hand_over(self, rec: NodeRecord) -> None:
-        """``rec``'s task is final when it ends: its consumers need not wait for it."""
+        """``rec``'s task is final when it ends: its consumers need not wait for it.
+        Once per node: a retry's task stands in for the same input."""
+        if rec in self.handed:
+            return
         self.handed.add(rec)
         for consumer in dict.fromkeys(rec._consumers or ()):
             left = self.unsent.get(consumer)
@@ -198,13 +211,16 @@ class HandoverRun(Run):
             self.queue_ready(rec)
 
     def caused_upstream(self, rec: NodeRecord, exc: Any) -> bool:
+        """``exc`` was raised by another task, above ``rec``: an input that is not done
+        yet (its outcome, still to come, decides), or failed or skipped already (its
+        ``skip`` of ``rec`` is queued). Outcomes of different tasks arrive in any order."""
         blame = getattr(exc, "__tcg_key__", None)
         if blame is None and type(exc).__name__ == "KilledWorker":
             blame = getattr(exc, "task", None)
         remote = self.remotes.get(rec)
         if blame is None or remote is None or blame == remote.key:
             return False
-        return any(i.state not in NodeState.FINISHED for i in rec.inputs)
+        return any(i.state != DONE for i in rec.inputs)
 
     def children_failed(self, rec: NodeRecord, failure: NestedFailure) -> None:
         """running → failed: children it created on the cluster failed there."""

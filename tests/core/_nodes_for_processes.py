@@ -316,3 +316,16 @@ def count_with(items: list[str], item: str) -> int:
 @node
 def pair(a: object, b: object) -> tuple[object, object]:
     return (a, b)
+
+
+@node(timeout=30.0)
+def timed_nap(x: Any, seconds: float) -> Any:
+    """A node with a timeout it keeps: the Dask hand-over sends it only once its inputs
+    are done, and lets no consumer go ahead of it."""
+    time.sleep(seconds)
+    return x
+
+
+@node
+def pair(a: Any, b: Any) -> tuple[Any, Any]:
+    return (a, b)

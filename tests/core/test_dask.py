@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 import pytest
@@ -258,3 +260,53 @@ def test_retries_exhausted_on_dask_fail_with_every_attempt_and_skip_downstream(
     assert info.value.node is flaky.node and flaky.node.attempts == 3
     assert "after 3 attempts; earlier attempts: 1: ConnectionError" in str(info.value)
     assert after.node.state == "skipped"
+
+
+def test_a_retry_does_not_count_as_a_second_input_handed_over(client: Any,
+                                                              tmp_path: Path) -> None:
+    """``pair`` waits for the retried ``flaky`` and for ``identity``, which is held back
+    behind a node with a timeout: the retry's task must not stand in for ``identity``
+    too (``pair`` would be sent with no value for it)."""
+    slow = P.identity(P.timed_nap("t", 1.0))
+    both = P.pair(P.flaky(str(tmp_path), 1), slow)
+    assert both.resolve(executor=client) == ("recovered", "t")
+
+
+@pytest.mark.parametrize("first", ["boom", "add"])
+def test_a_failure_below_a_failed_node_is_a_skip_whatever_the_order_of_outcomes(
+        client: Any, first: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dask fails ``add`` with the error of ``boom``, its input; the two outcomes reach
+    the client in either order, possibly together: ``boom`` is the failure, ``add`` is
+    skipped."""
+    from tcg_core._executors import _dask
+
+    tell = _dask._tell
+    held: list[tuple[Any, Any]] = []
+    lock = threading.Lock()
+
+    def tell_failures_together(events: Any, event_key: Any, future: Any) -> None:
+        if future.status != "error":
+            tell(events, event_key, future)
+            return
+        outcome: SimpleQueue[Any] = SimpleQueue()
+        tell(outcome, event_key, future)  # asks the client for the error: may block
+        with lock:
+            held.append((events, outcome.get()))
+            if len(held) < 2:
+                return
+            batch = sorted(held, key=lambda h: h[1][0][0].name != first)
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(5.0)  # both on the queue before the resolve's thread wakes
+        try:
+            for queue, event in batch:
+                queue.put(event)
+        finally:
+            sys.setswitchinterval(switch)
+
+    monkeypatch.setattr(_dask, "_tell", tell_failures_together)
+    failing = P.boom(1)
+    below = P.add(failing, 1)
+    with pytest.raises(NodeError) as info:
+        below.resolve(executor=client)
+    assert info.value.node is failing.node
+    assert below.node.state == "skipped" and failing.node.state == "failed"
