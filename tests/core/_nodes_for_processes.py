@@ -324,8 +324,3 @@ def timed_nap(x: Any, seconds: float) -> Any:
     are done, and lets no consumer go ahead of it."""
     time.sleep(seconds)
     return x
-
-
-@node
-def pair(a: Any, b: Any) -> tuple[Any, Any]:
-    return (a, b)
