@@ -192,16 +192,22 @@ class _Bench:
                     self.warm_up(client)
                     self.graphs(kind, client)
                     self.nested_on(kind, client)
-            except Exception as exc:  # a cluster that cannot start is a table note, not a crash
-                note = f"cluster failed: {type(exc).__name__}: {exc}"
-                self.cells.extend(_Cell(kind, shape, n, note=note)
-                                  for shape in _shapes.SHAPES for n in self.sizes
-                                  if not any((c.cluster, c.graph, c.n) == (kind, shape, n)
-                                             for c in self.cells))
-                self.nested.setdefault(kind, {"note": note})
+            except Exception as exc:  # a cluster that fails is a table note, not a lost run
+                self.failed(kind, f"cluster failed: {type(exc).__name__}: {exc}")
         log(self.options, "distributed: nested pipeline, executor='threads'")
         times = [_time(lambda: _tcg_nested("threads")) for _ in range(self.options.repeats)]
         self.nested["threads"] = {"tcg_s": median(times), "runs": len(times)}
+
+    def failed(self, kind: str, note: str) -> None:
+        """Every cell of ``kind`` not measured yet (the one under way too) gets ``note``."""
+        for c in self.cells:
+            if c.cluster == kind and c.tcg_s is None and not c.note:
+                c.note = note
+        self.cells.extend(_Cell(kind, shape, n, note=note)
+                          for shape in _shapes.SHAPES for n in self.sizes
+                          if not any((c.cluster, c.graph, c.n) == (kind, shape, n)
+                                     for c in self.cells))
+        self.nested.setdefault(kind, {"note": note})
 
     def warm_up(self, client: Any) -> None:
         """Workers import the modules and both engines' code paths run once untimed."""
