@@ -26,6 +26,7 @@ SCENARIOS = {
     "plugin": "_plugin_overhead",
     "async": "_async",
     "arguments": "_arguments",
+    "distributed": "_distributed",
 }
 #: scenarios run only when asked for with --only.
 OPT_IN = {"profile": "_profile"}
