@@ -179,7 +179,9 @@ class HandoverRun(Run):
         remote = self.remotes.get(rec)
         if blame is None or remote is None or blame == remote.key:
             return False
-        return any(i.state not in NodeState.FINISHED for i in rec.inputs)
+        # A failed input may be final already while the skip it queued for this node
+        # waits for the end of the batch of events (drain): only done inputs clear it.
+        return any(i.state != DONE for i in rec.inputs)
 
     def children_failed(self, rec: NodeRecord, failure: NestedFailure) -> None:
         """running → failed: children it created on the cluster failed there."""
