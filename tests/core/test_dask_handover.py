@@ -70,6 +70,16 @@ def graph_log(client: Any) -> Iterator[D.GraphLog]:
     scheduler.remove_plugin(name=log.name)
 
 
+@pytest.fixture(autouse=True)
+def no_node_needs_observing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``cache=True`` or ``verbose=True`` node defined by an earlier test in this
+    process turns the hand-over off for every resolve after it (see the defect test
+    below); none of this module's nodes needs it."""
+    from tcg_core import _callbacks
+
+    monkeypatch.setattr(_callbacks, "observing_needed", False)
+
+
 def _needs_process_workers(client: Any) -> None:
     if not client.cluster.processes:
         pytest.skip("on thread workers the client and the workers share one process")
@@ -297,3 +307,17 @@ def test_the_call_in_an_error_names_its_inputs_not_an_address(client: Any) -> No
     (call,) = [line for line in str(info.value).splitlines() if "the call:" in line]
     assert "always_fails#" in call
     assert " at 0x" not in call, call
+
+
+@pytest.mark.xfail(reason="defect: once any node is defined with cache=True or verbose=True "
+                          "(need_observing), every Dask resolve in the process goes node by "
+                          "node: nothing is handed over", strict=True)
+def test_a_cache_node_defined_elsewhere_does_not_turn_the_hand_over_off(
+        client: Any, graph_log: D.GraphLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tcg_core import _callbacks
+
+    monkeypatch.setattr(_callbacks, "observing_needed", True)  # as @node(cache=True) does
+    future = D.hop(D.hop(D.hop_start(0)))
+    assert future.resolve(executor=client, **ON_DASK) == 2
+    graphs = graph_log.sent_by("hop-")
+    assert len(graphs) == 1 and all(len(d) == 1 for d in graphs[0][1].values()), graphs
