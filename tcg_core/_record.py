@@ -194,7 +194,8 @@ class NodeRecord:
                 "input_names": self.input_names, "_args": self._args, "_kwargs": self._kwargs,
                 "state": self.state, "_ran": self._ran, "error": self.error,
                 "attempts": self.attempts, "children": self.children,
-                "returned": self.returned, "label": self.label}
+                "returned": self.returned, "label": self.label,
+                "call": self._extra.call if self._extra is not None else None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["spec"], state["_args"], state["_kwargs"],  # type: ignore[misc]
@@ -209,6 +210,8 @@ class NodeRecord:
             self.returned = False
         if state.get("label") is not None:
             self.label = state["label"]
+        if state.get("call") is not None:  # its error's description of the call
+            self._more().call = state["call"]
 
     # -- fields kept off the common path -------------------------------------------------
     @property

@@ -33,21 +33,25 @@ class Remote(Handle):
     """Stands for the value of a node computed on the cluster, in the arguments sent to
     its consumers; the worker fills ``_value`` in from the task's dependency."""
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "label")
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, label: str) -> None:
         self.key = key  #: the Dask key of the task computing the value
+        self.label = label  #: the node computing it, as errors show it (``name#id``)
         self._value = None
+
+    def __repr__(self) -> str:  # how a call shows this input in an error on the client
+        return f"<{self.label} on the cluster>"
 
     def __getitem__(self, index: Any) -> RemoteItem:
         # An item future (``nout=``) of a node whose value is on the cluster.
         return RemoteItem(self, index)
 
-    def __getstate__(self) -> tuple[str, Any]:
-        return (self.key, self._value)
+    def __getstate__(self) -> tuple[str, str, Any]:
+        return (self.key, self.label, self._value)
 
-    def __setstate__(self, state: tuple[str, Any]) -> None:
-        self.key, self._value = state
+    def __setstate__(self, state: tuple[str, str, Any]) -> None:
+        self.key, self.label, self._value = state
 
 
 class RemoteItem(Handle):

@@ -108,7 +108,7 @@ class HandoverRun(Run):
         except BaseException as exc:  # it cannot be sent (it does not pickle)
             self.on_outcome(rec, False, exc)
             return
-        remote = self.remotes[rec] = Remote(key)
+        remote = self.remotes[rec] = Remote(key, f"{rec.name}#{rec.id}")
         handle = rec._future
         if handle is not None:  # what its consumers' arguments receive
             handle._value = remote
@@ -177,6 +177,7 @@ class HandoverRun(Run):
         if rec.state == RUNNING and rec._run is self and rec in self.in_flight:
             del self.in_flight[rec]
             self.deferred.discard(rec)
+            rec.attempts -= 1  # its body never ran
             rec.error = error
             self.finish(rec, SKIPPED)
             return
@@ -240,6 +241,29 @@ class HandoverRun(Run):
             self.internal_failure(rec, "recording its children's failure", exc)
             return
         self.finish(rec, FAILED)
+
+    def fail(self, rec: NodeRecord, exc: BaseException) -> None:
+        if rec.state not in NodeState.FINISHED:
+            self.fetch_inputs(rec)
+        super().fail(rec, exc)
+
+    def fetch_inputs(self, rec: NodeRecord) -> None:
+        """The values of a failing node's inputs, fetched (one request) so that its error
+        shows the call as it was made, as on threads; left on the cluster if they cannot
+        be had."""
+        wanted = [(source, self.remotes[source]) for source in dict.fromkeys(rec.inputs)
+                  if source.state == DONE and source in self.remotes]
+        handles = [(ref(), remote) for source, remote in wanted
+                   if (ref := source._value_ref) is not None and ref() is not None]
+        if not handles:
+            return
+        try:
+            values = self.adapter.gather([remote.key for _, remote in handles])
+        except Exception:
+            return
+        for (handle, _), value in zip(handles, values, strict=True):
+            if handle is not None:
+                handle._value = value
 
     def finish(self, rec: NodeRecord, state: str) -> None:
         consumers = rec._consumers

@@ -17,9 +17,10 @@ from .._executors import Adapter, make_adapter
 from .._logs import VerboseCallback, logging_callback
 from .._options import ResolveOptions
 from .._progress import ProgressBar
-from .._record import Handle, NodeState
+from .._record import Handle, NodeRecord, NodeState
 from ._failures import node_error
 from ._observed import ObservedRun
+from ._overrides import current
 from ._run import Run
 from ._sharing import generation
 
@@ -37,6 +38,8 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
     callbacks = _callbacks_of(options)
     observed = callbacks is not None or options.cache or observing()
+    if observed and adapter.hands_over and _only_verbose_nodes_elsewhere(options, records):
+        observed, callbacks = False, None
     run = _run_class(options, observed, adapter)(adapter, options, nested, generation())
     if observed:  # the same loop with its hooks (see _observed)
         run.observers = Observers(callbacks or ())
@@ -67,17 +70,38 @@ def _callbacks_of(options: ResolveOptions) -> list[Callback] | None:
     return found or None
 
 
+def _only_verbose_nodes_elsewhere(options: ResolveOptions, records: list[NodeRecord]) -> bool:
+    """The resolve is observed only because some node function in the process has
+    ``cache=True`` or ``verbose=True``, and none of them is in this graph: on Dask it may
+    still hand the graph over (the observed loop goes node by node)."""
+    if (options.cache or options.progress or options.callbacks or active_callbacks()
+            or logging_callback() is not None):
+        return False
+    seen: set[int] = set()
+    todo = list(records)
+    while todo:
+        rec = todo.pop()
+        if rec.id in seen or rec.state == NodeState.DONE:
+            continue
+        seen.add(rec.id)
+        if rec.spec.cache or rec.spec.verbose:
+            return False
+        todo.extend(rec.inputs)
+    return True
+
+
 _observed_checked: type[Run] | None = None
 
 
 def _run_class(options: ResolveOptions, observed: bool, adapter: Adapter) -> type[Run]:
     """The loop this resolve runs: ``Run``, or a subclass with the hooks it asked for.
 
-    On Dask a plain resolve hands the graph over (``_handover``); callbacks, the cache
-    and mutation checks need each node's outcome on the client, so those resolves go
-    node by node."""
+    On Dask a plain resolve hands the graph over (``_handover``); callbacks, the cache,
+    mutation checks and test doubles (``override``, whose calls are recorded here) need
+    each node's outcome, children included, on the client: those resolves go node by
+    node."""
     global _observed_checked
-    if adapter.hands_over and not observed and not options.check_mutation:
+    if adapter.hands_over and not observed and not options.check_mutation and current() is None:
         from ._handover import HandoverRun  # the Dask adapter's modules only when used
 
         return HandoverRun

@@ -188,9 +188,6 @@ def test_every_node_children_included_records_when_and_where_it_ran(client: Any)
             assert not (rec.worker or "").startswith(f"{os.getpid()}:"), rec.path
 
 
-@pytest.mark.xfail(reason="defect at 4f8fb4c: several bodies nesting at once on a fresh "
-                          "worker client fail with 'the distributed.Client ... is "
-                          "newly-created' (main's a258494 fixes it)", strict=False)
 def test_several_bodies_nesting_at_once_on_a_client(client: Any) -> None:
     parents = [D.hop_parent(i) for i in range(6)]
     assert resolve(*parents, executor=client, **ON_DASK) == tuple(
@@ -308,9 +305,6 @@ def test_a_wide_fan_out_below_a_failure_is_skipped_not_failed(client: Any) -> No
         assert {f.state for f in level + below} == {"skipped"}
 
 
-@pytest.mark.xfail(reason="defect: 'the call:' of a node whose input is on the cluster "
-                          "shows the placeholder's default repr (an address), not what it "
-                          "stands for", strict=True)
 def test_the_call_in_an_error_names_its_inputs_not_an_address(client: Any) -> None:
     with pytest.raises(NodeError) as info:
         D.always_fails(D.hop_start(1)).resolve(executor=client, **ON_DASK)
@@ -319,9 +313,6 @@ def test_the_call_in_an_error_names_its_inputs_not_an_address(client: Any) -> No
     assert " at 0x" not in call, call
 
 
-@pytest.mark.xfail(reason="defect: once any node is defined with cache=True or verbose=True "
-                          "(need_observing), every Dask resolve in the process goes node by "
-                          "node: nothing is handed over", strict=True)
 def test_a_cache_node_defined_elsewhere_does_not_turn_the_hand_over_off(
         client: Any, graph_log: D.GraphLog, monkeypatch: pytest.MonkeyPatch) -> None:
     from tcg_core import _callbacks

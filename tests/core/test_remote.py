@@ -36,13 +36,13 @@ def _call(func: Any, args: tuple[Any, ...], slots: tuple[Remote, ...] = (), *,
 
 
 def test_inputs_on_the_cluster_are_filled_in_from_the_tasks_dependencies() -> None:
-    a, b, c = Remote("a"), Remote("b"), Remote("c")
+    a, b, c = Remote("a", "a#1"), Remote("b", "b#2"), Remote("c", "c#3")
     call = pickle.loads(pickle.dumps(_call(total, ([a, b], {"c": c}), (a, b, c))))
     assert run_task(call, 2, 40, 100) == 142
 
 
 def test_an_item_of_a_value_on_the_cluster_is_read_on_the_worker() -> None:
-    pair = Remote("pair")
+    pair = Remote("pair", "pair#1")
     assert run_task(_call(add, (pair[0], pair[1]), (pair,)), (1, 2)) == 3
 
 
