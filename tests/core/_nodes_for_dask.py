@@ -16,9 +16,12 @@ import threading
 import time
 from typing import Any
 
-from distributed.diagnostics.plugin import SchedulerPlugin
+import pytest
 
 from tcg_core import node
+
+# --doctest-modules imports every module under tests/: skip this one without the extra.
+SchedulerPlugin = pytest.importorskip("distributed.diagnostics.plugin").SchedulerPlugin
 
 #: tags of the ``Marked`` values unpickled in this process
 REVIVED: list[str] = []
