@@ -10,7 +10,6 @@ when it is taken, e.g. under ``-n 2``): ``"127.0.0.1:0"`` asks for any free loop
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import threading
@@ -35,27 +34,15 @@ from tcg_core import (  # noqa: E402 - after the importorskip
     resolve,
 )
 from tests.core import _nodes_for_processes as P  # noqa: E402
+from tests.core._dask_clusters import clients, loopback_cluster  # noqa: E402
 from tests.core.test_timeouts_and_interrupts import CtrlC  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
 
-def _cluster(processes: bool, **extra: Any) -> Any:
-    options: dict[str, Any] = dict(n_workers=2, threads_per_worker=2, processes=processes,
-                                   dashboard_address="127.0.0.1:0", host="127.0.0.1",
-                                   silence_logs=logging.CRITICAL)
-    if not processes:
-        options["protocol"] = "tcp"
-    options.update(extra)
-    return distributed.LocalCluster(**options)
-
-
 @pytest.fixture(scope="module", params=["thread-workers", "process-workers"])
 def client(request: pytest.FixtureRequest) -> Iterator[Any]:
-    cluster = _cluster(processes=request.param == "process-workers")
-    with distributed.Client(cluster, set_as_default=False) as dask_client:
-        yield dask_client
-    cluster.close()
+    yield from clients(request.param)
 
 
 @pytest.fixture
@@ -63,7 +50,7 @@ def killable_client() -> Iterator[Any]:
     """A process-worker cluster of its own (workers get killed here); Dask gives a task up
     after it killed two workers, so the test stays short."""
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        cluster = _cluster(processes=True)
+        cluster = loopback_cluster(processes=True)
         with distributed.Client(cluster, set_as_default=False) as dask_client:
             yield dask_client
         cluster.close()
@@ -156,7 +143,7 @@ def test_a_task_that_kills_every_worker_is_a_clear_error(killable_client: Any) -
 
 
 def test_a_closed_client_is_a_clear_error() -> None:
-    cluster = _cluster(processes=False, n_workers=1)
+    cluster = loopback_cluster(processes=False, n_workers=1)
     dask_client = distributed.Client(cluster, set_as_default=False)
     dask_client.close()
     cluster.close()
@@ -166,7 +153,7 @@ def test_a_closed_client_is_a_clear_error() -> None:
 
 
 def test_a_client_closed_during_resolve_is_an_error_not_a_hang() -> None:
-    cluster = _cluster(processes=False, n_workers=1)
+    cluster = loopback_cluster(processes=False, n_workers=1)
     dask_client = distributed.Client(cluster, set_as_default=False)
     try:
         futures = [P.nap(i, 0.3) for i in range(12)]

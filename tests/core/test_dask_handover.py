@@ -16,7 +16,6 @@ The cluster helper is ``test_dask.py``'s (thread workers over tcp, any free port
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import traceback
@@ -36,6 +35,7 @@ from tcg_core import (  # noqa: E402 - after the importorskip
     resolve,
 )
 from tests.core import _nodes_for_dask as D  # noqa: E402
+from tests.core._dask_clusters import clients  # noqa: E402
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -43,21 +43,9 @@ pytestmark = pytest.mark.timeout(120)
 ON_DASK: dict[str, Any] = {"inline_tiny": False}
 
 
-def _cluster(processes: bool) -> Any:
-    options: dict[str, Any] = dict(n_workers=2, threads_per_worker=2, processes=processes,
-                                   dashboard_address="127.0.0.1:0", host="127.0.0.1",
-                                   silence_logs=logging.CRITICAL)
-    if not processes:
-        options["protocol"] = "tcp"
-    return distributed.LocalCluster(**options)
-
-
 @pytest.fixture(scope="module", params=["thread-workers", "process-workers"])
 def client(request: pytest.FixtureRequest) -> Iterator[Any]:
-    cluster = _cluster(processes=request.param == "process-workers")
-    with distributed.Client(cluster, set_as_default=False) as dask_client:
-        yield dask_client
-    cluster.close()
+    yield from clients(request.param)
 
 
 @pytest.fixture
