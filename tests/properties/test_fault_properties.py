@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 
 from tcg_core import NodeError, NodeFailures, resolve
 from tests.core import _nodes_for_processes as P
+from tests.core._dask_clusters import loopback_cluster
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -173,9 +174,7 @@ def test_the_strategy_produces_failures_nesting_and_edges() -> None:
 @pytest.mark.parametrize("keep_going", [True, False], ids=["keep_going", "fail_fast"])
 def test_random_dags_dask(keep_going: bool, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=False,
-                                       dashboard_address="127.0.0.1:0", host="127.0.0.1",
-                                       protocol="tcp")
+    cluster = loopback_cluster(processes=False)
     try:
         with distributed.Client(cluster, set_as_default=False) as client:
 
@@ -210,9 +209,7 @@ def test_random_dags_dask_whatever_order_outcomes_arrive_in(
         threading.Timer(delays.random() * 0.02, tell, (events, event_key, future)).start()
 
     monkeypatch.setattr(_dask, "_tell", tell_later)
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=3, processes=False,
-                                       dashboard_address="127.0.0.1:0", host="127.0.0.1",
-                                       protocol="tcp")
+    cluster = loopback_cluster(processes=False, n_workers=1, threads_per_worker=3)
     try:
         with distributed.Client(cluster, set_as_default=False) as client:
 
