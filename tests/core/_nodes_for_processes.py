@@ -88,6 +88,55 @@ def logged_nap(log_dir: str, label: str, seconds: float, *after: Any) -> str:
     return label
 
 
+# -- gates: bodies that wait until the test lets them end -----------------------------------
+# "resolve() gave control back without waiting for a body" is asserted as an order of events,
+# never as a wall-clock bound: the body cannot end before the test opens its gate, so a
+# resolve that returned while ``ended(log_dir)`` is still empty did not wait for it.
+
+GATE_CAP = 90.0  # bounds a forgotten gate's life (pytest-timeout reports a real hang first)
+
+
+def _gate_dir(log_dir: str) -> Path:
+    """Beside the log directory, so ``runs(log_dir)`` counts only the bodies' starts."""
+    return Path(f"{log_dir}.gate")
+
+
+def open_gate(log_dir: str) -> None:
+    """Let every gated body of this log end (idempotent)."""
+    gate = _gate_dir(log_dir)
+    gate.mkdir(exist_ok=True)
+    (gate / "open").touch()
+
+
+def ended(log_dir: str) -> list[str]:
+    """Labels of the gated bodies that have ended, whatever process ran them."""
+    gate = _gate_dir(log_dir)
+    if not gate.exists():
+        return []
+    return sorted(e.split("@", 1)[0] for e in os.listdir(gate) if "@" in e)
+
+
+@node
+def gated_nap(log_dir: str, label: str, *after: Any) -> str:
+    """Notes its start, waits until ``open_gate(log_dir)``, then notes its end."""
+    return _gated(log_dir, label)
+
+
+def _gated(log_dir: str, label: str) -> str:
+    note_run(log_dir, label)
+    gate = _gate_dir(log_dir)
+    wait_until(lambda: (gate / "open").exists(), GATE_CAP, step=0.01)
+    gate.mkdir(exist_ok=True)
+    (gate / f"{label}@{os.getpid()}-{time.perf_counter_ns()}").touch()
+    return label
+
+
+@node(timeout=1.0)
+def gated_hang(log_dir: str) -> str:
+    """Never returns within its timeout: a gated body (label ``hang``)."""
+    return _gated(log_dir, "hang")
+
+
 def run_starts(log_dir: str) -> list[tuple[int, str]]:
     """``(perf_counter_ns, label)`` of every run, in time order (the clock is system-wide
     on Linux, so times from worker processes compare)."""
@@ -232,7 +281,7 @@ def child_pids() -> set[int]:
     return found
 
 
-def settled(records: Any, seconds: float = 5.0) -> bool:
+def settled(records: Any, seconds: float = 30.0) -> bool:
     """True once no record is ``running`` any more (within ``seconds``).
 
     After a resolve stops, a body still running in a thread may keep its node ``running``

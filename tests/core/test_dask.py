@@ -105,13 +105,18 @@ def test_keep_going_on_dask_reports_every_failure_and_finishes_the_rest(client: 
     assert [f.resolve() for f in good] == [(i + 1) * 2 * (2 - 3) for i in range(4)]
 
 
-def test_a_node_past_its_timeout_on_dask_fails_in_time(client: Any) -> None:
-    started = time.monotonic()
-    with pytest.raises(NodeError) as info:
-        P.hang(3.0).resolve(executor=client)
-    assert time.monotonic() - started < 1.0 + 1.0
+def test_a_node_past_its_timeout_on_dask_fails_in_time(client: Any, tmp_path: Path) -> None:
+    """The body ends only once the test opens its gate: resolve() returning first is the
+    deadline holding, observed without a clock."""
+    log = str(tmp_path)
+    try:
+        with pytest.raises(NodeError) as info:
+            P.gated_hang(log).resolve(executor=client)
+        assert P.ended(log) == [], "resolve waited for the body instead of its timeout"
+    finally:
+        P.open_gate(log)
     assert isinstance(info.value.__cause__, NodeTimeoutError)
-    assert "node 'hang' failed (hang)" in str(info.value)
+    assert "node 'gated_hang' failed (gated_hang)" in str(info.value)
 
 
 def test_a_lambda_node_on_dask_runs(client: Any) -> None:
@@ -126,17 +131,13 @@ def test_a_body_resolving_inside_a_dask_worker(client: Any) -> None:
 def test_a_worker_killed_mid_run_is_retried_by_dask(killable_client: Any,
                                                      tmp_path: Path) -> None:
     marker = str(tmp_path / "killed-once")
-    started = time.monotonic()
     assert P.die_once(marker).resolve(executor=killable_client) == "survived"
     assert os.path.exists(marker)
-    assert time.monotonic() - started < 60
 
 
 def test_a_task_that_kills_every_worker_is_a_clear_error(killable_client: Any) -> None:
-    started = time.monotonic()
     with pytest.raises(NodeError) as info:
         P.die(1).resolve(executor=killable_client)
-    assert time.monotonic() - started < 60
     message = str(info.value)
     assert message.startswith("node 'die' failed (die): KilledWorker")
     assert "died" in message
@@ -159,11 +160,9 @@ def test_a_client_closed_during_resolve_is_an_error_not_a_hang() -> None:
         futures = [P.nap(i, 0.3) for i in range(12)]
         closer = threading.Timer(0.5, dask_client.close)
         closer.start()
-        started = time.monotonic()
         with pytest.raises(Exception) as info:
             resolve(*futures, executor=dask_client, inline_tiny=False)
         closer.join()
-        assert time.monotonic() - started < 30
         assert isinstance(info.value, TcgError), repr(info.value)
         assert "node 'nap'" in str(info.value) and "shut down" in str(info.value)
     finally:
@@ -186,21 +185,29 @@ def test_executor_dask_starts_a_cluster_of_its_own_and_nests_on_it() -> None:
 def test_ctrl_c_cancels_what_was_handed_to_the_cluster(client: Any, sigint: None,
                                                        tmp_path: Path) -> None:
     """The node below the long ones is already on the cluster, waiting for its inputs:
-    Ctrl-C cancels it (it never starts), control comes back at once, and a second
-    resolve finishes the graph."""
+    Ctrl-C cancels it (it never starts), control comes back before the bodies in flight
+    end (they wait at a gate opened only after the interrupt), and a second resolve
+    finishes the graph."""
     log = str(tmp_path)
     with Graph() as g:
-        firsts = [P.logged_nap(log, f"long{i}", 1.5) for i in range(2)]
+        firsts = [P.gated_nap(log, f"long{i}") for i in range(2)]
         last = P.logged_nap(log, "after", 0.0, *firsts)
-    interrupted_at = None
-    with CtrlC(lambda: bool(P.runs(log)), "interrupt_main") as ctrl_c:
-        try:
-            g.resolve(executor=client)
-        except KeyboardInterrupt:
-            interrupted_at = time.monotonic()
-    assert ctrl_c.sent_at is not None and interrupted_at is not None
-    assert interrupted_at - ctrl_c.sent_at < 1.0
-    time.sleep(2.0)  # the long bodies end on their workers; 'after' must not follow
+    interrupted = False
+    ended_at_interrupt: list[str] | None = None
+    try:
+        with CtrlC(lambda: bool(P.runs(log)), "interrupt_main") as ctrl_c:
+            try:
+                g.resolve(executor=client)
+            except KeyboardInterrupt:
+                interrupted = True
+                ended_at_interrupt = P.ended(log)
+    finally:
+        P.open_gate(log)
+    assert ctrl_c.sent_at is not None and interrupted
+    assert ended_at_interrupt == []
+    # the long bodies end on their workers once the gate opens; 'after' must not follow
+    assert P.wait_until(lambda: len(P.ended(log)) == 2, 30.0), P.ended(log)
+    time.sleep(0.5)
     assert "after" not in P.runs(log)
     assert last.state == "pending"
     assert last.resolve(executor=client) == "after"

@@ -170,10 +170,8 @@ def test_two_branches_failing_at_once_are_both_reported_with_keep_going() -> Non
 
 def test_two_branches_failing_at_once_fail_fast_with_one_of_them() -> None:
     g, _ = _twin_failures()
-    started = time.monotonic()
     with pytest.raises(NodeError) as info:
         g.resolve(executor="threads", inline_tiny=False)
-    assert time.monotonic() - started < 5
     assert not isinstance(info.value, NodeFailures)
     assert str(info.value).splitlines()[0] in (
         "node 'branch' failed (branch): RuntimeError: left failed",
@@ -186,27 +184,30 @@ def test_two_branches_failing_at_once_fail_fast_with_one_of_them() -> None:
 # -- fail fast and keep going ----------------------------------------------------------------
 
 
+@pytest.mark.timeout(120)
 @pytest.mark.parametrize("executor", ["threads", "processes"])
 def test_fail_fast_starts_nothing_after_the_first_failure(executor: str, tmp_path: Path) -> None:
+    """The naps wait at a gate the test opens only after resolve() returned: a resolve that
+    waited for the bodies in flight would return only once they ended (GATE_CAP), and the
+    end markers below would show it. No clock is read."""
     log = str(tmp_path)
     with Graph() as g:
-        naps = [P.logged_nap(log, f"nap{i}", 0.4) for i in range(8)]
+        naps = [P.gated_nap(log, f"nap{i}") for i in range(8)]
         P.urgent_boom(log, "first")
-    started = time.monotonic()
-    with pytest.raises(NodeError, match="first broke"):
-        g.resolve(executor=executor, max_workers=2, inline_tiny=False)
-    elapsed = time.monotonic() - started
+    try:
+        with pytest.raises(NodeError, match="first broke"):
+            g.resolve(executor=executor, max_workers=2, inline_tiny=False)
+        assert P.ended(log) == [], "fail fast waited for the bodies in flight"
+    finally:
+        P.open_gate(log)
     time.sleep(0.6)  # anything wrongly started would have logged by now
     starts = P.run_starts(log)
     labels = [label for _, label in starts]
     assert labels.count("first") == 1
-    before_failure = labels.index("first")
-    naps_ran = len(labels) - 1
-    # Two workers: besides the failing body, at most one nap was in flight when it failed.
-    # Naps that had already finished before it started are fine; nothing may start after.
-    assert naps_ran <= before_failure + 1, starts
-    assert elapsed < 0.4 + 1.0, "fail fast must not wait for the bodies in flight"
-    assert P.settled(naps), [n.state for n in naps]
+    # Two workers: besides the failing body, at most one nap was in flight when it failed,
+    # and no nap could finish before it (they wait at the gate): nothing may start after.
+    assert len(labels) - 1 <= 1, starts
+    assert P.settled(naps, 30.0), [n.state for n in naps]
     assert [r.name for r in g.failed()] == ["urgent_boom"]
 
 
@@ -295,9 +296,7 @@ def test_a_later_resolve_waits_for_a_body_still_running_instead_of_running_it_ag
     with pytest.raises(NodeError, match="bad input 0"):
         resolve(P.add(shared, P.boom(0)), executor="threads", inline_tiny=False)
     assert shared.state in ("running", "done")
-    started = time.monotonic()
     assert P.identity(shared).resolve(executor="threads") == "shared"
-    assert time.monotonic() - started < 5
     assert P.runs(log) == {"shared": 1}
 
 
@@ -425,11 +424,9 @@ def test_a_users_executor_shut_down_during_resolve_is_a_clear_error(
         stopper = threading.Timer(0.3, pool.shutdown, kwargs={"wait": False,
                                                               "cancel_futures": True})
         stopper.start()
-        started = time.monotonic()
         with pytest.raises(NodeError) as info:
             g.resolve(executor=pool, keep_going=keep_going, inline_tiny=False)
         stopper.join()
-        assert time.monotonic() - started < 5
         assert "is shut down" in str(info.value) and "pass a running executor" in str(info.value)
         assert P.settled(g.nodes), [r.state for r in g.nodes]
         done = [r for r in g.nodes if r.state == "done"]

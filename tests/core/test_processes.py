@@ -9,7 +9,6 @@ import concurrent.futures as cf
 import multiprocessing
 import pickle
 import threading
-import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,10 +100,8 @@ def test_a_serialization_error_is_not_retried() -> None:
 
 
 def test_a_worker_that_dies_fails_the_node_by_name() -> None:
-    started = time.monotonic()
     with pytest.raises(NodeError) as info:
         P.add(P.die(1), 1).resolve(executor="processes", max_workers=2)
-    assert time.monotonic() - started < 20
     message = str(info.value)
     assert "node 'die' failed (die)" in message
     assert "worker process running it died" in message
@@ -118,10 +115,8 @@ def test_keep_going_after_a_worker_dies_names_the_node_not_a_raw_broken_pool(
     with Graph() as g:
         naps = [P.logged_nap(log, f"nap{i}", 0.6) for i in range(4)]
         P.die_after(0.2)
-    started = time.monotonic()
     with pytest.raises(NodeFailures) as info:
         g.resolve(executor="processes", max_workers=2, keep_going=True, inline_tiny=False)
-    assert time.monotonic() - started < 20
     names = [err.path for err in info.value.errors]
     assert "die_after" in names
     assert "worker process running it died" in str(info.value)

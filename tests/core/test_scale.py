@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
-import time
 from typing import Any
 
 import pytest
@@ -120,10 +119,8 @@ def countdown(n: int) -> int:
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
 def test_runaway_recursion_stops_at_max_depth_naming_the_chain(executor: str) -> None:
-    started = time.monotonic()
     with pytest.raises(NodeError) as info:
         forever(0).resolve(executor=executor, max_depth=30)
-    assert time.monotonic() - started < 30
     message = str(info.value)
     assert isinstance(info.value.__cause__, RecursionDepthError)
     assert isinstance(info.value.__cause__, RecursionError)
@@ -195,10 +192,8 @@ def test_a_body_resolving_a_future_its_own_resolve_is_running_fails_clearly() ->
     def peek() -> str:
         return slow.resolve()  # type: ignore[no-any-return]
 
-    started = time.monotonic()
     with pytest.raises(NodeError) as info:
         resolve(slow, peek(), executor="threads", max_workers=2, inline_tiny=False)
-    assert time.monotonic() - started < 10
     message = str(info.value)
     assert "node 'peek' failed" in message
     assert "Return the future from the body instead" in message
