@@ -33,6 +33,16 @@ class GraphModel:
     def __init__(self, records: Iterable[NodeRecord] = ()) -> None:
         self._seeds: list[NodeRecord] = list(records)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        # A graph is a view: an attribute set on it would change nothing it shows, and one
+        # named like a method (g.edges = ...) would hide that method. Refuse, never ignore.
+        if not name.startswith("_"):
+            raise AttributeError(
+                f"a {type(self).__name__} is a read-only view of its nodes: cannot set "
+                f"{name!r}; to change what a node does, replace its body with "
+                "tcg_core.override() or the tcg_mock fixture")
+        object.__setattr__(self, name, value)
+
     # -- the node set -------------------------------------------------------------------
     def _seed_records(self) -> list[NodeRecord]:
         return self._seeds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import sys
@@ -9,12 +10,21 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
+from ._assignment import guard_assignments
 from ._callbacks import need_observing
 from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
 from ._record import PLAIN_CALL, Handle, NodeRecord
-from ._values import PLAIN, Refused, scan_arguments, scan_futures
+from ._signature import (
+    argument_names,
+    defaults_hold_futures,
+    is_async,
+    make_binder,
+    positional_arity,
+    refuse_generator,
+)
+from ._values import PLAIN, Refused, scan_arguments
 
 __all__ = ["MultiNodeFunction", "Node", "NodeFunction", "PureNodeFunction", "make_node_function",
            "node"]
@@ -23,97 +33,9 @@ R = TypeVar("R")
 P = ParamSpec("P")
 
 
-def _is_async(func: Callable[..., Any]) -> bool:
-    """An ``async def`` function, or a partial or callable object wrapping one."""
-    while isinstance(func, functools.partial):
-        func = func.func
-    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None))  # noqa: B004 - a callable object's method
-
-
-def _refuse_generator(func: Callable[..., Any], name: str) -> None:
-    inner = func.func if isinstance(func, functools.partial) else func
-    if inspect.isgeneratorfunction(inner) or inspect.isasyncgenfunction(inner):
-        raise TypeError(
-            f"@node cannot decorate the generator function {name!r}: a node's value is "
-            "computed once and may cross processes, and a generator is consumed lazily. "
-            "Return a list instead (return list(...)), or make it a plain function")
-
-
 def _rebuild(cls: type[NodeFunction[..., Any]], func: Callable[..., Any],
              options: NodeOptions) -> NodeFunction[..., Any]:
     return cls(func, options)
-
-
-def _make_binder(func: Callable[..., Any]) -> Callable[..., None] | None:
-    """A no-op function with ``func``'s parameters, so a wrong call fails at the call site
-    with Python's own message, at a fraction of ``Signature.bind``'s cost."""
-    try:
-        sig = inspect.signature(func)
-    except (TypeError, ValueError):
-        return None
-    params, star_done, pos_only_seen = [], False, False
-    for p in sig.parameters.values():
-        if p.kind is p.POSITIONAL_ONLY:
-            pos_only_seen = True
-        elif pos_only_seen:
-            params.append("/")
-            pos_only_seen = False
-        if p.kind is p.KEYWORD_ONLY and not star_done:
-            params.append("*")
-            star_done = True
-        if p.kind is p.VAR_POSITIONAL:
-            params.append(f"*{p.name}")
-            star_done = True
-        elif p.kind is p.VAR_KEYWORD:
-            params.append(f"**{p.name}")
-        else:
-            params.append(p.name + ("=None" if p.default is not p.empty else ""))
-    if pos_only_seen:
-        params.append("/")
-    namespace: dict[str, Any] = {}
-    exec(f"def _binder({', '.join(params)}):\n    pass", namespace)
-    binder = namespace["_binder"]
-    # Python names the function in TypeErrors: make it the user's, not ours.
-    name = getattr(func, "__name__", type(func).__name__)
-    binder.__name__ = binder.__qualname__ = name
-    binder.__defaults__ = getattr(func, "__defaults__", None)
-    binder.__kwdefaults__ = getattr(func, "__kwdefaults__", None)
-    return binder  # type: ignore[no-any-return]
-
-
-def _argument_names(func: Callable[..., Any]) -> tuple[list[str], str | None]:
-    try:
-        sig = inspect.signature(func)
-    except (TypeError, ValueError):
-        return [], "args"
-    positional = [p.name for p in sig.parameters.values()
-                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    star = next((p.name for p in sig.parameters.values() if p.kind is p.VAR_POSITIONAL), None)
-    return positional, star
-
-
-def _positional_arity(func: Callable[..., Any]) -> tuple[int, int]:
-    """How many positional arguments make a valid call on their own: ``(1, 0)``
-    (none do) when a keyword-only parameter has no default."""
-    sig = inspect.signature(func)
-    low = high = 0
-    for p in sig.parameters.values():
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            high += 1
-            low += p.default is p.empty
-        elif p.kind is p.VAR_POSITIONAL:
-            high = sys.maxsize
-        elif p.kind is p.KEYWORD_ONLY and p.default is p.empty:
-            return 1, 0
-    return low, high
-
-
-def _defaults_hold_futures(func: Callable[..., Any]) -> bool:
-    found: list[Handle] = []
-    scan_futures(getattr(func, "__defaults__", None) or (), found)
-    scan_futures(getattr(func, "__kwdefaults__", None) or {}, found)
-    return bool(found)
 
 
 class NodeFunction(Generic[P, R]):
@@ -139,22 +61,13 @@ class NodeFunction(Generic[P, R]):
     func: Callable[P, R]  #: the undecorated function
 
     def __init__(self, func: Callable[P, R], options: NodeOptions | None = None) -> None:
-        if not callable(func):
-            raise TypeError(f"@node decorates a function, not {type(func).__name__}")
-        if isinstance(func, NodeFunction):
-            raise TypeError(f"{func.name!r} is already a @node; decorate it once")
         options = options or NodeOptions()
         self._options = options
-        functools.update_wrapper(self, func)
-        self.func = func
         #: shown in graphs and errors
         self.name = options.name or getattr(func, "__name__", None) or type(func).__name__
-        _refuse_generator(func, self.name)
-        #: an ``async def`` body: executors await it (the threads one on its event loop)
-        self.is_async: bool = _is_async(func)
-        #: what a worker calls: ``func``, or for an async one, ``func`` run to completion
-        self.body: Callable[..., Any] = (functools.partial(run_coroutine, func)  # type: ignore[arg-type]
-                                         if self.is_async else func)
+        self._install(func)
+        functools.update_wrapper(self, func)
+        self._decorated = func  #: the function @node was given (a module node ships by name)
         self.nout: int | None = options.nout  #: a call returns this many futures
         self.cost: float | None = options.cost  #: relative duration hint for scheduling
         self.retries: int = options.retries  #: extra attempts after a failure
@@ -168,17 +81,36 @@ class NodeFunction(Generic[P, R]):
             need_observing()
         #: running mean of measured body durations (scheduling, inlining)
         self.mean_duration: float | None = None
-        self._binder = _make_binder(func)
-        self._positional, self._star = _argument_names(func)
-        self._n_named = len(self._positional)
         self._name_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self._labels_by_count: dict[int, tuple[str, ...]] = {}
-        self._min_args, self._max_args = _positional_arity(func) if self._binder else (1, 0)
+        #: from here on, assigning a public attribute is checked (see _assignment)
+        self._made = True
+
+    def _install(self, func: Callable[P, R]) -> None:
+        """Make ``func`` the body: at construction, and when a user assigns ``.func``."""
+        if not callable(func):
+            raise TypeError(f"@node decorates a function, not {type(func).__name__}")
+        if isinstance(func, NodeFunction):
+            raise TypeError(f"{func.name!r} is already a @node; decorate it once")
+        refuse_generator(func, self.name)
+        fields = self.__dict__  # derived attributes refuse assignment (see _assignment)
+        fields["func"] = func  #: the undecorated function
+        fields["__wrapped__"] = func
+        #: an ``async def`` body: executors await it (the threads one on its event loop)
+        fields["is_async"] = is_async(func)
+        #: what a worker calls: ``func``, or for an async one, ``func`` run to completion
+        fields["body"] = (functools.partial(run_coroutine, func)  # type: ignore[arg-type]
+                          if fields["is_async"] else func)
+        self._binder = make_binder(func)
+        self._positional, self._star = argument_names(func)
+        self._n_named = len(self._positional)
+        self._min_args, self._max_args = positional_arity(func) if self._binder else (1, 0)
         #: a parameter's default holds a future: calls pass defaults explicitly, so the
         #: future is an input and the body gets its value
-        self._future_defaults = _defaults_hold_futures(func)
+        self._future_defaults = defaults_hold_futures(func)
         if self._future_defaults:
             self._min_args, self._max_args = 1, 0  # every call takes the binding branch
+        self._labels_by_count: dict[int, tuple[str, ...]] = {}  # from the parameters' names
+        self.mean_duration = None  # durations measured of another body do not apply
 
     # Arguments are typed Any, not P: a future stands in for its value anywhere, which
     # Python's typing cannot say of a ParamSpec. The binder checks the call at runtime.
@@ -298,13 +230,15 @@ class NodeFunction(Generic[P, R]):
         # rebuilt from its function and options, which cloudpickle ships by value.
         module = sys.modules.get(getattr(self, "__module__", None) or "")
         qualname = getattr(self, "__qualname__", None)
-        if module is not None and qualname is not None:
+        # A replaced body (step.func = fake) must run in the worker too: by value.
+        if module is not None and qualname is not None and self.func is self._decorated:
             target: Any = module
             for part in qualname.split("."):
                 target = getattr(target, part, None)
             if target is self:
                 return str(qualname)
-        return (_rebuild, (type(self), self.func, self._options))
+        options = dataclasses.replace(self._options, name=self.name)
+        return (_rebuild, (type(self), self.func, options))
 
     def __repr__(self) -> str:
         return f"<node {self.name}>"
@@ -313,6 +247,9 @@ class NodeFunction(Generic[P, R]):
         """Fold a measured duration into the running mean the scheduler plans with."""
         mean = self.mean_duration
         self.mean_duration = seconds if mean is None else 0.8 * mean + 0.2 * seconds
+
+
+guard_assignments(NodeFunction)
 
 
 class MultiNodeFunction(NodeFunction[P, R]):
