@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
@@ -83,8 +84,12 @@ def assert_nested(graph: GraphLike, expected: Mapping[str, Iterable[str]], *,
             problems.extend(f"{key}: no node has this name" for key, _ in wants)
         elif len(wants) == 1 and wants[0][0] == base:
             want = wants[0][1]
-            problems.extend(f"{_which(rec, records, labels)}: {diff}" for rec in records
-                            if (diff := _compare(want, _children(rec), exact)))
+            found = [f"{_which(rec, records, labels)}: {diff}" for rec in records
+                     if (diff := _compare(want, _children(rec), exact))]
+            if found and _held_together(want, records, exact):
+                _warn_old_meaning(base, len(records))
+                found = []
+            problems.extend(found)
         else:
             problems.extend(_match_instances(base, wants, records, labels, exact))
     if exact:
@@ -102,6 +107,25 @@ def assert_nested(graph: GraphLike, expected: Mapping[str, Iterable[str]], *,
 
 
 _INSTANCE = re.compile(r"^(.*)#(\d+)$")
+
+
+def _held_together(want: Counter[str], records: list[NodeRecord], exact: bool) -> bool:
+    """True when ``want`` matches the children of all ``records`` taken together: the
+    meaning a repeated parent's name had up to 0.1 (see CHANGELOG.md, 0.2.0)."""
+    together: Counter[str] = Counter()
+    for rec in records:
+        together += _children(rec)
+    return len(records) > 1 and not _compare(want, together, exact)
+
+
+def _warn_old_meaning(name: str, count: int) -> None:
+    warnings.warn(
+        f"assert_nested: {name!r} names {count} nodes, and the children listed match all "
+        f"of them together, as {name!r} meant up to pytest-tcg 0.1. Since 0.2 it means "
+        f"what *every* {name!r} holds; this passes with the old meaning until 0.3, then "
+        f"fails. Write what each holds instead: {{'{name}#1': [...], '{name}#2': [...]}}, "
+        f"or {{'{name}': [...]}} with one instance's children",
+        DeprecationWarning, stacklevel=3)
 
 
 def _instance_order(label: str) -> tuple[str, int]:

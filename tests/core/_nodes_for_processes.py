@@ -373,3 +373,10 @@ def timed_nap(x: Any, seconds: float) -> Any:
     are done, and lets no consumer go ahead of it."""
     time.sleep(seconds)
     return x
+
+
+@node
+def page_of(n: int) -> list[int]:
+    """A sub-pipeline per page: ``n`` children ``add`` and one ``identity`` collecting them,
+    so instances of one parent hold different children."""
+    return identity([add(i, 1) for i in range(n)])  # type: ignore[no-any-return]
