@@ -87,7 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "body changes one of its arguments fails (ini: tcg_check_mutation).")
     parser.addini("tcg_shuffle", "Seed (or 'random') for --tcg-shuffle.", default="")
     parser.addini("tcg_check_mutation", "true to turn on --tcg-check-mutation.", default="")
-    add_long_run_options(group)
+    add_long_run_options(parser, group)
     parser.addini("tcg_graph_out", "Folder for --tcg-graph-out (relative to the ini file).",
                   default="")
     parser.addini("tcg_graph_format", "Formats for --tcg-graph-format.", default="")

@@ -102,3 +102,47 @@ def test_an_empty_cache_dir_is_a_usage_error(run: RunPytest) -> None:
     result = run("--tcg-cache-dir= ")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--tcg-cache-dir: expected a folder name*"])
+
+
+# -- the ini twins (README: every option has an ini key of the same name) ------------------
+
+
+def test_ini_tcg_cache_dir_keeps_values_across_sessions_relative_to_the_ini_file(
+        project: pytest.Pytester, run_both: RunPytest, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    project.makepyfile(test_cached=CACHED_TEST.format(out=str(out)))
+    project.makeini("[pytest]\ntcg_cache_dir = store\n")
+    cached = []
+    for _ in range(2):
+        run_both().assert_outcomes(passed=1)
+        (flag, folder), = _seen(out)
+        cached.append(flag)
+        assert Path(folder) == Path(project.path) / "store"
+    assert cached == ["False", "True"]
+
+
+def test_the_cache_dir_flag_wins_over_the_ini_key(project: pytest.Pytester, run: RunPytest,
+                                                  tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    project.makepyfile(test_cached=CACHED_TEST.format(out=str(out)))
+    project.makeini("[pytest]\ntcg_cache_dir = from-ini\n")
+    run(f"--tcg-cache-dir={tmp_path / 'from-flag'}").assert_outcomes(passed=1)
+    (_, folder), = _seen(out)
+    assert Path(folder) == tmp_path / "from-flag"
+
+
+@pytest.mark.parametrize(("ini", "expected"), [("true", 1), ("off", 0)])
+def test_ini_tcg_progress(project: pytest.Pytester, run: RunPytest, ini: str,
+                          expected: int) -> None:
+    project.makepyfile(test_bar=PROGRESS_TEST.format(expected=expected))
+    project.makeini(f"[pytest]\ntcg_progress = {ini}\n")
+    run("-s").assert_outcomes(passed=1)
+
+
+def test_a_bad_ini_tcg_progress_is_a_usage_error(project: pytest.Pytester,
+                                                  run: RunPytest) -> None:
+    project.makepyfile(test_bar=PROGRESS_TEST.format(expected=0))
+    project.makeini("[pytest]\ntcg_progress = maybe\n")
+    result = run("-s")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*ini key tcg_progress = 'maybe'*expected true or false*"])
