@@ -37,7 +37,14 @@ __all__ = [
 ]
 
 
+__version__: str  # read from the installed distribution (pyproject.toml holds the number)
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("pytest-tcg")
     # Loaded on first use: the plugin imports this package in every pytest run, and a
     # run that never asserts on a graph should not pay for the assertion helpers.
     if name == "SpeedupReport":

@@ -56,7 +56,14 @@ if TYPE_CHECKING:
     )
 
 
+__version__: str  # read from the installed distribution (pyproject.toml holds the number)
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("pytest-tcg")
     if name in _EXPORTERS:
         from . import _export
 
