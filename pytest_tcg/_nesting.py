@@ -58,12 +58,17 @@ def assert_nested(graph: GraphLike, expected: Mapping[str, Iterable[str]], *,
     >>> g.resolve(executor="serial")
     [0, 2]
     >>> assert_nested(g, {"page#1": ["inc"], "page#2": []})
-    >>> assert_nested(g, {"page": ["inc"]})
+    >>> assert_nested(g, {"page": ["inc", "inc"]})
     Traceback (most recent call last):
     ...
     AssertionError: nesting differs from the expected tree:
-      page [2 of 2] (page#2): missing children: inc
+      page [1 of 2] (page#1): missing children: inc
+      page [2 of 2] (page#2): missing children: inc (x2)
     ...
+
+    Up to 0.1, a repeated parent's name listed the children of all its instances
+    together (``{"page": ["inc"]}`` above). Such a listing still passes until 0.3, with a
+    ``DeprecationWarning`` that shows the ``#1``, ``#2`` spelling (see CHANGELOG.md).
     """
     __tracebackhide__ = True
     model = as_model(graph)

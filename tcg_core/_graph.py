@@ -26,8 +26,8 @@ class GraphModel:
     >>> f = inc(inc(1))
     >>> f.resolve()
     3
-    >>> [n.name for n in f.graph.nodes]
-    ['inc', 'inc']
+    >>> print(*(n.name for n in f.graph.nodes))
+    inc inc
     """
 
     def __init__(self, records: Iterable[NodeRecord] = ()) -> None:

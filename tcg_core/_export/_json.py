@@ -109,8 +109,8 @@ def load_json(text: str | bytes) -> GraphModel:
     >>> f.resolve(executor="serial")
     3
     >>> loaded = load_json(to_json(f.graph))
-    >>> [(r.name, r.state) for r in loaded.nodes]
-    [('inc', 'done'), ('inc', 'done')]
+    >>> print(*(f"{r.name}: {r.state}" for r in loaded.nodes), sep=", ")
+    inc: done, inc: done
     >>> loaded.makespan() == f.graph.makespan(), to_dot(loaded) == to_dot(f.graph)
     (True, True)
     """
