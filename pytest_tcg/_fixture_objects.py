@@ -15,7 +15,7 @@ import pytest
 from tcg_core import Graph, GraphModel, is_future, resolve
 
 from ._graphs import GraphLike, as_model, futures_of
-from ._output import name_part, names_stem
+from ._naming import name_part, names_stem
 from ._snapshot import (
     difference,
     dump,

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ._output import write_atomically
+from ._naming import write_atomically
 
 __all__ = ["write_report", "render"]
 

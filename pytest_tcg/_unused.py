@@ -112,7 +112,7 @@ class SnapshotAudit:
 
     def unused_files(self) -> list[Path]:
         """Snapshot files of modules that ran whole that no test used, sorted."""
-        from ._output import names_stem
+        from ._naming import names_stem
 
         used = {_norm(path) for path in self._stats.snapshot_used}
         found: list[Path] = []

@@ -133,3 +133,20 @@ def test_loading_the_plugin_imports_neither_the_engine_nor_the_checks() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_session_that_uses_no_fixture_loads_no_engine_code(pytester: pytest.Pytester) -> None:
+    """Not only loading the plugin: a whole one-test session, its end-of-session hooks
+    included (the snapshot audit, the summary), must not import the engine or what the
+    engine pulls in (before 0.2 the audit imported tcg_core at session end)."""
+    pytester.makeconftest('''
+import sys
+WATCH = ("unittest.mock", "asyncio", "ssl")
+def pytest_unconfigure(config):
+    loaded = sorted(m for m in sys.modules if m in WATCH or m.split(".")[0] == "tcg_core")
+    print("LOADED AT THE END:", loaded)
+''')
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["LOADED AT THE END: []"])
