@@ -14,8 +14,10 @@ import pytest
 
 from tcg_core import Graph, GraphModel, is_future, resolve
 
+from ._executor import ExecutorChoice, choose_executor, create_executor
 from ._graphs import GraphLike, as_model, futures_of
 from ._naming import name_part, names_stem
+from ._reports import item_state
 from ._snapshot import (
     difference,
     dump,
@@ -25,7 +27,7 @@ from ._snapshot import (
     structure_of,
     write_atomically,
 )
-from ._state import CURRENT, SETTINGS, item_state
+from ._state import CURRENT, SETTINGS
 from ._stats import Stats
 
 __all__ = ["RecordingGraph", "Resolver", "SessionResolver", "Snapshot"]
@@ -111,8 +113,6 @@ class SessionResolver(Resolver):
     @property
     def executor(self) -> Any:
         """The executor the running test asked for, made once per session."""
-        from ._fixtures import ExecutorChoice, choose_executor, create_executor
-
         item = self._test()
         settings = self._config.stash[SETTINGS]
         if settings.shuffle is not None and item is not None:  # as tcg_executor does

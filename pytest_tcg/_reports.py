@@ -24,9 +24,29 @@ from typing import Any
 
 import pytest
 
-from ._state import CURRENT, STATS, TEST, WRITER, ItemState, item_state
+from ._state import CURRENT, STATS, TEST, WRITER, ItemState
 
-__all__ = ["TestReports"]
+__all__ = ["TestReports", "ensure_reports", "item_state"]
+
+_REPORTS = "tcg-reports"
+
+
+def item_state(item: pytest.Item) -> ItemState:
+    """The test's state, created on first use."""
+    state = item.stash.get(TEST, None)
+    if state is None:
+        state = item.stash[TEST] = ItemState()
+        ensure_reports(item.config)
+    return state
+
+
+def ensure_reports(config: pytest.Config) -> None:
+    """Register the per-test hooks (failure sections, speedup verdicts, Hypothesis
+    examples) the first time a test uses the plugin: a session that never does pays
+    nothing per test."""
+    manager = config.pluginmanager
+    if manager.get_plugin(_REPORTS) is None:
+        manager.register(TestReports(config), _REPORTS)
 
 #: Formats a failing test always gets, for its forensics (the trace shows the timeline).
 _FAILURE_EXTRA = ("json", "trace")

@@ -16,8 +16,7 @@ if TYPE_CHECKING:  # imported when used: loading the plugin must not import tcg_
 
     from ._output import GraphWriter
 
-__all__ = ["SETTINGS", "STATS", "WRITER", "TEST", "CURRENT", "ItemState", "item_state",
-           "ensure_reports"]
+__all__ = ["SETTINGS", "STATS", "WRITER", "TEST", "CURRENT", "ItemState"]
 
 
 @dataclass
@@ -57,25 +56,3 @@ WRITER: pytest.StashKey[GraphWriter | None] = pytest.StashKey()
 TEST = pytest.StashKey[ItemState]()
 #: The test whose body is running now (set only once the per-test hooks are registered).
 CURRENT: pytest.StashKey[pytest.Item | None] = pytest.StashKey()
-
-_REPORTS = "tcg-reports"
-
-
-def item_state(item: pytest.Item) -> ItemState:
-    """The test's state, created on first use."""
-    state = item.stash.get(TEST, None)
-    if state is None:
-        state = item.stash[TEST] = ItemState()
-        ensure_reports(item.config)
-    return state
-
-
-def ensure_reports(config: pytest.Config) -> None:
-    """Register the per-test hooks (failure sections, speedup verdicts, Hypothesis
-    examples) the first time a test uses the plugin: a session that never does pays
-    nothing per test."""
-    manager = config.pluginmanager
-    if manager.get_plugin(_REPORTS) is None:
-        from ._reports import TestReports
-
-        manager.register(TestReports(config), _REPORTS)

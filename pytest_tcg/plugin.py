@@ -19,9 +19,8 @@ from ._config import (
     parse_workers,
     test_seed,
 )
+from ._executor import MARKER_HELP, describe_executor
 from ._fixtures import (
-    MARKER_HELP,
-    describe_executor,
     tcg_executor,
     tcg_graph,
     tcg_resolve,
@@ -31,7 +30,8 @@ from ._fixtures import (
 from ._longruns import add_options as add_long_run_options
 from ._longruns import configure as configure_long_runs
 from ._mock import tcg_mock
-from ._state import SETTINGS, STATS, WRITER, ensure_reports, item_state
+from ._reports import ensure_reports, item_state
+from ._state import SETTINGS, STATS, WRITER
 from ._stats import Stats, add_listener, remove_listener
 from ._unused import SnapshotAudit
 

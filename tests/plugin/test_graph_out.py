@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tcg._output import file_stem
+from pytest_tcg._naming import file_stem
 
 from .conftest import RunPytest
 

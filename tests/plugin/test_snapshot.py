@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_tcg._output import names_stem
+from pytest_tcg._naming import names_stem
 from pytest_tcg._snapshot import difference, dump, load, structure_of
 from tcg_core import GraphModel, node
 
