@@ -100,6 +100,42 @@ def test_the_schedulers_modules_import_only_the_ones_below_them(path: Path) -> N
             assert SCHEDULER_LAYERS.index(target) < mine, f"{path.name} imports {target}"
 
 
+# The plugin's modules, lowest first: each may import only the ones before it (lazily
+# too). Pure helpers at the bottom, the per-test state and reports in the middle, the
+# fixtures above them, the hooks (plugin) and the public package on top.
+PLUGIN_LAYERS = ["_config", "_naming", "_graphs", "_stats", "_dagnodes", "_forensics",
+                 "_mock", "_html", "_longruns", "_executor", "_output", "_state", "_reports",
+                 "_snapshot", "_timing", "_nesting", "_order", "_parallel", "_shape",
+                 "_assertions", "_fixture_objects", "_fixtures", "_unused", "plugin",
+                 "strategies", "__init__"]
+
+
+def _plugin_targets(path: Path) -> list[str]:
+    """The plugin modules a plugin file imports, lazy imports included."""
+    found = []
+    for item in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(item, ast.ImportFrom) and item.level == 1:
+            if item.module:
+                found.append(item.module.split(".")[0])
+            else:
+                found.extend(alias.name for alias in item.names)
+        elif isinstance(item, ast.ImportFrom) and item.level == 0 and item.module and \
+                item.module.startswith("pytest_tcg."):
+            found.append(item.module.split(".")[1])
+    return found
+
+
+def test_every_plugin_module_has_a_layer() -> None:
+    assert sorted(p.stem for p in PLUGIN.glob("*.py")) == sorted(PLUGIN_LAYERS)
+
+
+@pytest.mark.parametrize("path", sorted(PLUGIN.glob("*.py")), ids=lambda p: p.name)
+def test_plugin_modules_import_only_the_layers_below_them(path: Path) -> None:
+    mine = PLUGIN_LAYERS.index(path.stem)
+    for target in _plugin_targets(path):
+        assert PLUGIN_LAYERS.index(target) < mine, f"{path.name} imports {target}"
+
+
 @pytest.mark.parametrize("path", sorted(PLUGIN.glob("*.py")), ids=lambda p: p.name)
 def test_the_plugin_uses_tcg_cores_public_names_only(path: Path) -> None:
     for module, level in _imports(path):
