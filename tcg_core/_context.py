@@ -155,7 +155,8 @@ def run_body(func: Callable[..., Any], args: tuple[Any, ...],
     futures the body created. Picklable by reference, so process and Dask workers can
     run it.
     """
-    if getattr(func, "_tcg_node", False):  # a NodeFunction sent by reference
+    # A NodeFunction sent by reference. Asked of the type: a Mock answers any attribute.
+    if getattr(type(func), "_tcg_node", False) is True:
         func = func.body  # type: ignore[attr-defined]
     frame = BodyFrame()
     token = _frame.set(frame)

@@ -248,7 +248,7 @@ def require_futures(objs: tuple[Any, ...], where: str) -> list[Future[Any]]:
     for obj in objs:
         if not isinstance(obj, Future):
             hint = ""
-            if getattr(obj, "_tcg_node", False):
+            if getattr(type(obj), "_tcg_node", False) is True:
                 hint = f" Call it first: {obj.name}(...) returns a Future."
             elif callable(obj):
                 hint = " It looks like a function: decorate it with @node and call it."
@@ -312,7 +312,7 @@ def resolve(*objs: Any, **options: Unpack[ResolveKeywords]) -> tuple[Any, ...]:
             handles.append(obj)
             continue
         plain = False
-        if getattr(obj, "_tcg_node", False) or callable(obj):
+        if getattr(type(obj), "_tcg_node", False) is True or callable(obj):
             require_futures((obj,), "resolve()")  # a function not called: say so
         scan_futures(obj, handles)
     values = resolve_handles(handles, checked) if handles else []

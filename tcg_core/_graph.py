@@ -13,6 +13,12 @@ from ._record import NodeRecord, NodeState
 __all__ = ["GraphModel", "NodeRecord", "NodeState"]
 
 
+def _defined_by_tcg(cls: type, name: str) -> bool:
+    """``name`` is an attribute of one of tcg's own classes in ``cls``'s MRO."""
+    return any(name in vars(base) for base in cls.__mro__
+               if base.__module__.startswith("tcg_core"))
+
+
 class GraphModel:
     """A read-only view over a set of node records and everything they reach.
 
@@ -36,7 +42,9 @@ class GraphModel:
     def __setattr__(self, name: str, value: object) -> None:
         # A graph is a view: an attribute set on it would change nothing it shows, and one
         # named like a method (g.edges = ...) would hide that method. Refuse, never ignore.
-        if not name.startswith("_"):
+        # A user's subclass may add attributes of its own, never shadow tcg's.
+        if not name.startswith("_") and (_defined_by_tcg(type(self), name)
+                                         or type(self).__module__.startswith("tcg_core")):
             raise AttributeError(
                 f"a {type(self).__name__} is a read-only view of its nodes: cannot set "
                 f"{name!r}; to change what a node does, replace its body with "

@@ -152,3 +152,33 @@ def test_a_graph_refuses_public_attributes(attribute: str) -> None:
 def test_a_future_refuses_assignment(attribute: str) -> None:
     with pytest.raises(AttributeError):
         setattr(P.add(1, 2), attribute, 1)
+
+
+def test_a_users_graph_subclass_may_add_attributes_but_not_shadow_tcgs() -> None:
+    class Labelled(Graph):
+        def __init__(self, label: str) -> None:
+            super().__init__()
+            self.label = label  # the subclass's own attribute
+
+    with Labelled("nightly") as g:
+        P.add(1, 2)
+    assert g.label == "nightly" and g.resolve() == [3]
+    with pytest.raises(AttributeError, match="read-only view"):
+        g.edges = []  # type: ignore[method-assign]
+
+
+def test_a_mock_assigned_as_func_is_called_not_asked_for_attributes(
+        executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Mock answers every attribute: tcg must not take it for one of its own node
+    functions (it returned ``<Mock name='mock.body()'>`` instead of calling it).
+
+    Processes and Dask run the worker's copy of the Mock: the value is right, the calls
+    are recorded there (issue 20: doubles that keep state; tcg_mock records them)."""
+    from unittest.mock import Mock, call
+
+    fake = Mock(return_value=7)
+    monkeypatch.setattr(P.identity, "func", fake)
+    assert P.identity(5).resolve(executor=executor) == 7
+    if executor in ("processes",) or not isinstance(executor, str | ShuffledExecutor):
+        return  # the worker's copy was called (see the docstring)
+    assert fake.call_args_list == [call(5)]
