@@ -15,6 +15,7 @@ from ._callbacks import need_observing
 from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
+from ._pure import pure_key
 from ._record import PLAIN_CALL, Handle, NodeRecord
 from ._signature import (
     argument_names,
@@ -275,8 +276,10 @@ class PureNodeFunction(NodeFunction[P, R]):
     (the same body, ``with Graph()`` block, or top level while its future lives)
     returns that call's future instead of a new node.
 
-    Arguments are compared by type and value (``f(1)`` and ``f(True)`` differ); a call
-    with an unhashable argument is a node of its own.
+    Arguments are compared by type and value all the way down (``f(1)`` and
+    ``f(True)``, ``f(0.0)`` and ``f(-0.0)``, ``f((1,))`` and ``f((True,))`` differ; see
+    ``_pure``); a call with an unhashable argument, or one whose comparison raises, is a
+    node of its own.
 
     >>> from tcg_core import node
     >>> @node(pure=True)
@@ -291,12 +294,8 @@ class PureNodeFunction(NodeFunction[P, R]):
         self._top: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        key: Any
-        try:
-            key = (tuple([(a.__class__, a) for a in args]),
-                   tuple(sorted((k, v.__class__, v) for k, v in kwargs.items())))
-            hash(key)
-        except TypeError:
+        key = pure_key(args, kwargs)
+        if key is None:
             return super().__call__(*args, **kwargs)
         frame = current_frame()
         if frame is None:
@@ -306,11 +305,17 @@ class PureNodeFunction(NodeFunction[P, R]):
             if memo is None:
                 memo = frame.pure = {}
             key = (self, key)
-        base = memo.get(key)
+        try:
+            base = memo.get(key)
+        except Exception:  # an argument's __eq__ raised on a hash collision
+            return super().__call__(*args, **kwargs)
         if base is None:
             made: Any = super().__call__(*args, **kwargs)
             base = made if self.nout is None else made[0]._base
-            memo[key] = base
+            try:
+                memo[key] = base
+            except Exception:  # as above: this call stays a node of its own
+                pass
             return made
         if self.nout is None:
             return base
