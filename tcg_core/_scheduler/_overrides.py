@@ -47,6 +47,13 @@ def _describe(target: Any) -> str:
     return str(name) if isinstance(name, str) else type(target).__name__
 
 
+def _is_exception(target: Any) -> bool:
+    """An exception to raise: an instance, or a class (as ``Mock(side_effect=...)`` takes
+    one; called, a class would return an instance as the node's value)."""
+    return isinstance(target, BaseException) or (
+        isinstance(target, type) and issubclass(target, BaseException))
+
+
 def _perform(kind: str, target: Any, args: tuple[Any, ...],
              kwargs: dict[str, Any] | None) -> Any:
     if kind == "raise":
@@ -64,7 +71,7 @@ class _Entry:
     def __init__(self, key: Any, target: Any) -> None:
         self.key = key
         self.label: str = key if isinstance(key, str) else key.name
-        self.kind = ("raise" if isinstance(target, BaseException)
+        self.kind = ("raise" if _is_exception(target)
                      else "call" if callable(target) else "return")
         self.target = target
         self.calls: list[Any] = []
@@ -291,7 +298,7 @@ def override(replacements: Mapping[Any, Any]) -> Override:
 
     A key is a ``@node`` function or a node's name (nested nodes too); a value is a
     callable (called with the node's arguments; its signature must accept them), an
-    exception instance (raised) or any other value (returned). It applies on every
+    exception instance or class (raised) or any other value (returned). It applies on every
     executor: the replacement travels with the task to worker processes. The graph keeps
     the node, marked ``replaced``; ``calls(key)`` lists what each replacement received.
 
