@@ -35,7 +35,7 @@ PLAIN = frozenset({int, float, str, bytes, bool, complex, type(None)})
 # The kinds of class: how a value of it is looked inside and rebuilt.
 _OPAQUE, _HANDLE, _LIST, _TUPLE, _DICT, _SET, _NAMEDTUPLE, _TUPLELIKE, _LISTLIKE, \
     _DICTLIKE, _SETLIKE, _FROZENSETLIKE, _DEQUE, _CHAINMAP, _DATACLASS, _REGISTERED, \
-    _GENERATOR, _OBJECT = range(18)
+    _GENERATOR, _OBJECT, _ITERATOR = range(19)
 
 _BUILTIN_KINDS: dict[type, int] = {list: _LIST, tuple: _TUPLE, dict: _DICT, set: _SET,
                                    frozenset: _SET}
@@ -116,6 +116,8 @@ def _classify(cls: type) -> int:
         kind = _FROZENSETLIKE
     elif issubclass(cls, (types.GeneratorType, types.AsyncGeneratorType)):
         kind = _GENERATOR
+    elif cls.__module__ in ("builtins", "itertools") and hasattr(cls, "__next__"):
+        kind = _ITERATOR  # iter([...]), map, zip, enumerate, itertools.chain, ...
     elif "__dict__" in dir(cls) and not issubclass(cls, (type, types.ModuleType)):
         kind = _OBJECT  # opaque, but an argument's own attributes are checked
     else:
@@ -156,6 +158,9 @@ def _scan(obj: Any, found: list[Handle], refuse: bool) -> None:
     elif kind == _LIST or kind == _TUPLE:
         for item in obj:
             _scan(item, found, refuse)
+    elif kind == _ITERATOR:
+        if refuse:
+            _refuse_iterator_of_futures(obj)
     elif kind == _GENERATOR:
         if refuse:
             raise Refused(
@@ -165,6 +170,39 @@ def _scan(obj: Any, found: list[Handle], refuse: bool) -> None:
     else:
         for item in _children(obj, kind):
             _scan(item, found, refuse)
+
+
+def _refuse_iterator_of_futures(obj: Any) -> None:
+    """A builtin iterator (``iter([a, b])``, ``map``, ``zip``) would reach the body with its
+    futures unresolved, and tcg cannot rebuild one with values without consuming it. Its
+    ``__reduce__`` names what it iterates (the list, the iterables) without advancing it:
+    refuse the iterator when a future is in there; pass it as before when none is."""
+    if _iterates_futures(obj, depth=0):
+        raise Refused(
+            f"is an iterator ({obj.__class__.__name__}) over futures, which would reach the body "
+            "unresolved (tcg cannot rebuild one without consuming it); pass list(...) of "
+            "it instead")
+
+
+def _iterates_futures(obj: Any, depth: int) -> bool:
+    try:
+        reduced = obj.__reduce__()
+    except Exception:  # an iterator that cannot say what it holds: passed as it is
+        return False
+    if not isinstance(reduced, tuple) or depth > 20:
+        return False
+    for part in reduced[1:3]:
+        for item in part if isinstance(part, tuple) else (part,):
+            kind = _kinds.get(item.__class__)
+            if kind is None:
+                kind = _classify(item.__class__)
+            if kind == _ITERATOR and _iterates_futures(item, depth + 1):
+                return True
+            found: list[Handle] = []
+            scan_futures(item, found)
+            if found:
+                return True
+    return False
 
 
 def _refuse_held_futures(obj: Any) -> None:

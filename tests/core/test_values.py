@@ -4,6 +4,8 @@ replaced, in arguments and in what a body returns, on every executor."""
 
 from __future__ import annotations
 
+import io
+import itertools
 from collections import ChainMap, Counter, OrderedDict, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,3 +203,39 @@ def test_slotted_dataclasses_and_init_false_fields(executor: str) -> None:
     assert (type(slotted), slotted.a, slotted.b) == (Slotted, 1, 2)
     derived = V.identity(Derived(V.value(3))).resolve(executor=executor)
     assert (derived.a, derived.doubled) == (3, "set by __post_init__")
+
+
+# -- iterators (issue 20: their futures reached the body unresolved) ----------------------
+
+ITERATORS_OF_FUTURES = {
+    "iter": lambda a, b: iter([a, b]),
+    "map": lambda a, b: map(abs, [a, b]),
+    "zip": lambda a, b: zip([a], [b], strict=True),
+    "enumerate": lambda a, b: enumerate([a, b]),
+    "reversed": lambda a, b: reversed([a, b]),
+    "chain": lambda a, b: itertools.chain([1], [a, b]),
+}
+
+
+@pytest.mark.parametrize("make", ITERATORS_OF_FUTURES.values(), ids=ITERATORS_OF_FUTURES)
+def test_an_iterator_over_futures_is_refused_at_the_call_naming_the_argument(make: Any) -> None:
+    @node
+    def consume(items: Any) -> list[Any]:
+        return list(items)
+
+    with pytest.raises(TypeError) as info:
+        consume(make(node(abs)(-1), node(abs)(-2)))
+    message = str(info.value)
+    assert message.startswith("consume(): argument 'items' is an iterator (")
+    assert "pass list(...) of it instead" in message
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
+def test_an_iterator_of_plain_values_and_a_file_still_pass(executor: str) -> None:
+    @node
+    def consume(items: Any) -> list[Any]:
+        return list(items)
+
+    assert consume(iter([1, 2])).resolve(executor="serial") == [1, 2]
+    assert consume(zip([1], ["a"], strict=True)).resolve(executor=executor) == [(1, "a")]
+    assert consume(io.StringIO("a\nb\n")).resolve(executor="threads") == ["a\n", "b\n"]
