@@ -32,6 +32,19 @@ CONTAINERS = frozenset({list, tuple, set, frozenset, dict})
 #: Classes whose values never hold a future: a body returning one needs no scan.
 PLAIN = frozenset({int, float, str, bytes, bool, complex, type(None)})
 
+
+
+class _Unset:
+    """A dataclass field that was never set (``field(init=False)`` left alone)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+_UNSET = _Unset()
+
 # The kinds of class: how a value of it is looked inside and rebuilt.
 _OPAQUE, _HANDLE, _LIST, _TUPLE, _DICT, _SET, _NAMEDTUPLE, _TUPLELIKE, _LISTLIKE, \
     _DICTLIKE, _SETLIKE, _FROZENSETLIKE, _DEQUE, _CHAINMAP, _DATACLASS, _REGISTERED, \
@@ -131,7 +144,8 @@ def _children(obj: Any, kind: int) -> Iterable[Any]:
     if kind == _DICT or kind == _DICTLIKE:
         return [x for item in obj.items() for x in item]
     if kind == _DATACLASS:
-        return [getattr(obj, name) for name in _fields[obj.__class__]]
+        # A field with init=False that nothing set has no attribute: it stays unset.
+        return [getattr(obj, name, _UNSET) for name in _fields[obj.__class__]]
     if kind == _CHAINMAP:
         return obj.maps  # type: ignore[no-any-return]
     if kind == _REGISTERED:
@@ -299,7 +313,8 @@ def _rebuild(obj: Any, kind: int, new: list[Any]) -> Any:
         else:
             rebuilt = copy.copy(obj)
         for name, value in zip(_fields[cls], new, strict=True):
-            object.__setattr__(rebuilt, name, value)
+            if value is not _UNSET:
+                object.__setattr__(rebuilt, name, value)
         return rebuilt
     # The mutable kinds: a shallow copy keeps what the class carries besides its items
     # (defaultdict's default_factory, deque's maxlen, instance attributes).

@@ -102,3 +102,16 @@ def parse_rows(text: str, limit: int = 10) -> list[str]:
 @node
 def run_pages(*pages: str) -> list[Any]:
     return [parse_rows.named(f"parse {page}")(value(page)) for page in pages]
+
+
+@dataclass
+class Job:
+    """A dataclass whose ``init=False`` field may be left unset."""
+
+    name: Any
+    cache: dict[str, Any] = field(init=False)
+
+
+@node
+def job_state(job: Job) -> tuple[Any, bool]:
+    return job.name, hasattr(job, "cache")

@@ -239,3 +239,15 @@ def test_an_iterator_of_plain_values_and_a_file_still_pass(executor: str) -> Non
     assert consume(iter([1, 2])).resolve(executor="serial") == [1, 2]
     assert consume(zip([1], ["a"], strict=True)).resolve(executor=executor) == [(1, "a")]
     assert consume(io.StringIO("a\nb\n")).resolve(executor="threads") == ["a\n", "b\n"]
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes", "shuffled"])
+def test_a_dataclass_with_an_unset_init_false_field_is_passed_with_it_unset(
+        executor: str) -> None:
+    """It failed with a raw AttributeError from tcg's own code (issue 20)."""
+    chosen: Any = tcg_core.ShuffledExecutor(seed=2) if executor == "shuffled" else executor
+    assert V.job_state(V.Job("plain")).resolve(executor=chosen) == ("plain", False)
+    assert V.job_state(V.Job(V.value(7))).resolve(executor=chosen) == (7, False)
+    filled = V.Job(V.value(8))
+    filled.cache = {"k": V.value(9)}
+    assert V.identity(filled).resolve(executor=chosen).cache == {"k": 9}
