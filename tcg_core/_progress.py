@@ -49,6 +49,10 @@ class ProgressBar(Callback):
         if not isinstance(always, bool):
             raise TypeError(f"progress(): always must be True or False, got "
                             f"{type(always).__name__} {always!r}")
+        if file is not None and not callable(getattr(file, "write", None)):
+            raise TypeError(f"progress(): file must be a text stream with a write() method "
+                            f"(sys.stderr, a file opened for writing) or None, got "
+                            f"{type(file).__name__} {file!r:.60}")
         self.file: TextIO | None = file  #: where the bar is drawn (None: sys.stderr)
         self.always: bool = always  #: draw even when the stream is not a terminal
         #: seconds a resolve must have run before the bar shows
@@ -62,6 +66,9 @@ class ProgressBar(Callback):
         self._next_postfix = 0.0  #: when the running names are redrawn next
 
     def on_resolve_start(self) -> None:
+        if self._depth == 0:  # a new outermost resolve counts its own nodes from zero
+            self.known = self.finished = self.failed = 0
+            self.running.clear()
         self._depth += 1
         if self._bar is None:
             from tqdm import tqdm  # loaded only by resolves that draw a bar

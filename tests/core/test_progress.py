@@ -92,3 +92,21 @@ def test_the_bar_counts_children_and_failures_and_names_running_nodes() -> None:
 def test_progress_checks_its_options() -> None:
     with pytest.raises(TypeError, match=r"progress\(\): always must be True or False"):
         ProgressBar(always=1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"progress\(\): file must be a text stream"):
+        progress(file=5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads", "processes"])
+def test_a_bar_reused_by_two_resolves_counts_each_from_zero(executor: str) -> None:
+    """It ended the second resolve at 5/15: the first one's nodes were still counted."""
+    out = io.StringIO()
+    bar = progress(file=out, always=True)
+    with bar:
+        resolve(C.fan(8), executor=executor)
+        first = (bar.known, bar.finished)
+        resolve(C.fan(3), executor=executor)
+    assert first[0] == first[1] > 0
+    assert bar.known == bar.finished < first[0]
+    drawn = out.getvalue()
+    assert f"{bar.known}/{bar.known}" in drawn
+    assert f"/{first[0] + bar.known}" not in drawn  # the old total, both resolves summed
