@@ -4,8 +4,10 @@ A file in ``__tcg_snapshots__/<module>/`` is unused when its test module was col
 whole and every one of its tests ran to the end, and no test compared or wrote the file.
 Anything less proves nothing, so the audit is cautious:
 
-* a module with deselected tests (``-k``, ``-m``, ``--lf``) or named with ``::`` on the
-  command line is skipped: its other tests did not run;
+* a module with deselected tests (``-k``, ``-m``, ``--lf``), with tests a conftest or
+  plugin removed from the session's items after collecting them (``items[:] = ...`` in
+  ``pytest_collection_modifyitems``: opt-in slow tests, CI sharding), or named with
+  ``::`` on the command line is skipped: its other tests did not run;
 * a test that did not pass (failed, skipped, xfailed) keeps its own files: it may have
   stopped before it got to ``tcg_snapshot()``, or runs elsewhere;
 * a session that stopped early (``-x``, ``--maxfail``, Ctrl-C) or had collection errors
@@ -47,6 +49,8 @@ class SnapshotAudit:
         #: modules not collected or selected whole
         self._partial: set[str] = set()
         self._collection_failed = False
+        #: test module → the ids its collection produced, before any hook removed some
+        self._collected: dict[str, set[str]] = {}
         self._finished: set[str] = set()  #: tests whose teardown reported
         self._not_passed: set[str] = set()  #: tests with a failed or skipped phase
 
@@ -54,6 +58,10 @@ class SnapshotAudit:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self._collection_failed = True
+            return
+        for found in report.result:
+            if isinstance(found, pytest.Item):
+                self._collected.setdefault(_norm(found.path), set()).add(found.nodeid)
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         self._partial.update(_norm(item.path) for item in items)
@@ -65,6 +73,11 @@ class SnapshotAudit:
                 self._partial.add(_norm(self._config.invocation_params.dir / named))
         for item in session.items:
             self._modules.setdefault(_norm(item.path), set()).add(item.nodeid)
+        # Collected, then dropped without pytest_deselected (items[:] = ... in a hook):
+        # those tests did not run, so their files prove nothing.
+        for module, ids in self._collected.items():
+            if ids - self._modules.get(module, set()):
+                self._partial.add(module)
 
     # -- outcomes (plain runs and the xdist controller, which hears every report) -------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

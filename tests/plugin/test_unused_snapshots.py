@@ -102,3 +102,27 @@ def test_a_test_that_did_not_pass_keeps_its_files(
     result.assert_outcomes(failed=1, skipped=1)
     assert "unused file" not in result.stdout.str()
     assert _files(project) == ["test_gone.json", "test_kept.json", "test_kept.named.json"]
+
+
+OPT_IN_SLOW = '''
+import os
+
+
+def pytest_collection_modifyitems(config, items):
+    # Opt-in slow tests, as many projects do: removed from items, never "deselected".
+    if not os.environ.get("RUN_SLOW"):
+        items[:] = [item for item in items if "gone" not in item.name]
+'''
+
+
+def test_files_of_tests_a_conftest_removed_from_items_are_kept(
+        project: pytest.Pytester, run: RunPytest, run_both: RunPytest) -> None:
+    """``--tcg-snapshot-update`` deleted them: only ``pytest_deselected`` was honoured,
+    and ``items[:] = ...`` in a conftest does not call it (issue 20: data loss)."""
+    project.makepyfile(test_snaps=BOTH)
+    run("--tcg-snapshot-update").assert_outcomes(passed=2)
+    project.makeconftest(OPT_IN_SLOW)
+    result = run_both("--tcg-snapshot-update")
+    result.assert_outcomes(passed=1)
+    assert "unused file" not in result.stdout.str()
+    assert _files(project) == ["test_gone.json", "test_kept.json", "test_kept.named.json"]
