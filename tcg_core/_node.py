@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from ._assignment import guard_assignments
+from ._cache import check_cacheable
 from ._callbacks import need_observing
 from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
@@ -78,6 +79,8 @@ class NodeFunction(Generic[P, R]):
         self.cache_key: Any = options.cache_key  #: a version folded into the cache key
         self.pure: bool = options.pure  #: identical calls in one graph share one node
         self.verbose: bool = options.verbose  #: print a line per node
+        if options.cache:
+            check_cacheable(func, self.name)
         if options.cache or options.verbose:
             need_observing()
         #: running mean of measured body durations (scheduling, inlining)

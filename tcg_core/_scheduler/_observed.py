@@ -17,10 +17,11 @@ substituted) is stored then.
 
 from __future__ import annotations
 
+import warnings
 from time import perf_counter
 from typing import Any
 
-from .._cache import key_of, load, save
+from .._cache import CacheWarning, fingerprints_of, key_of, load, save
 from .._callbacks import Observers
 from .._record import NodeRecord, NodeState
 from .._values import arguments
@@ -75,7 +76,7 @@ class ObservedRun(Run):
         if key is not None and state == DONE and handle is not None:
             # After the node is final: a store that raises (a warning turned into an
             # error) cannot leave it half-way.
-            save(key, handle._get(), rec.name, rec.path)
+            self.store_in_cache(rec, key, handle._get())
         if state == DONE:
             self.observers.emit("on_finish", rec)
         elif state == FAILED:
@@ -84,6 +85,28 @@ class ObservedRun(Run):
             self.observers.emit("on_skip", rec)
 
     # -- the result cache ------------------------------------------------------------------
+    def store_in_cache(self, rec: NodeRecord, key: str, value: Any) -> None:
+        """Store a value with the code fingerprints of every node its body created; not a
+        value a test double helped compute, nor one whose nested nodes cannot be found
+        again by name to check on a hit."""
+        nested: list[NodeRecord] = []
+        pending = list(rec.children or ())
+        while pending:
+            child = pending.pop()
+            nested.append(child)
+            pending.extend(child.children or ())
+        if any(child.replaced for child in nested):
+            return
+        fingerprints = fingerprints_of(list({id(c.spec): c.spec for c in nested}.values()))
+        if fingerprints is None:
+            warnings.warn(CacheWarning(
+                f"the value of node {rec.name!r} ({rec.path}) was not stored in the result "
+                "cache: its body created a node whose function cannot be found again by "
+                "module and name (a local function, a lambda), so a later hit could not "
+                "check that node's code; define it at module level"), stacklevel=2)
+            return
+        save(key, value, rec.name, rec.path, fingerprints)
+
     def served_from_cache(self, rec: NodeRecord) -> bool:
         """ready → done from the cache (``True``), or note the key of a miss."""
         spec = rec.spec

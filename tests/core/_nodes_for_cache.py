@@ -44,3 +44,58 @@ def parent(runs: str, n: int) -> Any:
 @node
 def fan(n: int) -> Any:
     return [inc(i) for i in range(n)]
+
+
+@node(cache=True)
+def inc_parent(runs: str, n: int) -> Any:
+    """A cached parent whose value is its child's (``inc``)."""
+    _ran(runs, "inc_parent")
+    return inc(n)
+
+
+# -- callables whose state decides their value (the cache key must see it) ---------------
+
+
+class Model:
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    def predict(self, x: int) -> int:
+        return self.factor * x
+
+
+class Scaler:
+    """Its repr hides its state: a key made from the repr served another's value."""
+
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    def __call__(self, x: int) -> int:
+        return self.factor * x
+
+    def __repr__(self) -> str:
+        return "Scaler()"
+
+
+class Plain:
+    """The default repr: an address the next object may reuse after GC."""
+
+    def __init__(self, factor: int) -> None:
+        self.factor = factor
+
+    def __call__(self, x: int) -> int:
+        return self.factor * x
+
+
+class Hidden:
+    """Data whose repr is shortened, as a NumPy array's is."""
+
+    def __init__(self, items: list[int]) -> None:
+        self.items = items
+
+    def __repr__(self) -> str:
+        return f"Hidden([{self.items[0]}, ...])"
+
+
+def scaled(data: Hidden, x: int) -> int:
+    return sum(data.items) * x
