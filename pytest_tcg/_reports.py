@@ -134,6 +134,11 @@ class TestReports:
                 report.sections.append(("tcg: the graph of this test", describe(model, files)))
         if report.when == "teardown" and writer is not None:
             self._config.stash[STATS].rows.append(_row(item, state, writer.directory))
+        if report.when == "teardown":
+            # The test is over and its report written: its graphs (their futures, and the
+            # values these keep alive) die with it, so a later test never meets them,
+            # through a pure=True node's memo, say, and a session's memory stays flat.
+            state.sources.clear()
 
     def _save(self, item: pytest.Item, report: pytest.TestReport, state: ItemState) -> None:
         writer = self._config.stash[WRITER]
