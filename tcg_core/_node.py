@@ -65,10 +65,11 @@ class NodeFunction(Generic[P, R]):
     def __init__(self, func: Callable[P, R], options: NodeOptions | None = None) -> None:
         options = options or NodeOptions()
         self._options = options
+        # First: it copies the function's __dict__, which must not overwrite what follows.
+        functools.update_wrapper(self, func)
         #: shown in graphs and errors
         self.name = options.name or getattr(func, "__name__", None) or type(func).__name__
         self._install(func)
-        functools.update_wrapper(self, func)
         self._decorated = func  #: the function @node was given (a module node ships by name)
         self.nout: int | None = options.nout  #: a call returns this many futures
         self.cost: float | None = options.cost  #: relative duration hint for scheduling

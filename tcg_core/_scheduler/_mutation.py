@@ -102,6 +102,8 @@ class _CheckedSpec:
     Measured durations go to the real one."""
 
     __slots__ = ("_spec", "body", "func")
+    #: stands in for a node function: a worker runs its ``body`` (see ``run_body``)
+    _tcg_node = True
     #: checked bodies run as plain calls (an async one to completion, on a worker)
     is_async = False
 

@@ -168,6 +168,8 @@ class Replaced:
 
     __slots__ = ("body", "func", "mean_duration", "node")
     _tcg_replaced = True
+    #: stands in for a node function: a worker runs its ``body`` (see ``run_body``)
+    _tcg_node = True
     #: the replacement runs as a plain call, even for an ``async def`` node
     is_async = False
 

@@ -182,3 +182,17 @@ def test_a_mock_assigned_as_func_is_called_not_asked_for_attributes(
     if executor in ("processes",) or not isinstance(executor, str | ShuffledExecutor):
         return  # the worker's copy was called (see the docstring)
     assert fake.call_args_list == [call(5)]
+
+
+def test_a_functions_own_attributes_do_not_overwrite_the_nodes() -> None:
+    """``functools.update_wrapper`` copies the function's ``__dict__``: it must run before
+    the node sets its own attributes, or a function attribute ``name`` renames the node."""
+
+    def step(x: int) -> int:
+        return x
+
+    step.name = "not the node's name"  # type: ignore[attr-defined]
+    step.retries = "nonsense"  # type: ignore[attr-defined]
+    made = node(step)
+    assert made.name == "step" and made.retries == 0
+    assert made(1).resolve() == 1
