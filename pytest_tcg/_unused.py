@@ -73,11 +73,21 @@ class SnapshotAudit:
                 self._partial.add(_norm(self._config.invocation_params.dir / named))
         for item in session.items:
             self._modules.setdefault(_norm(item.path), set()).add(item.nodeid)
+        if getattr(self._config, "workerinput", None) is None and not self._any_snapshots():
+            # Nothing to audit (and no xdist worker to report for): no per-test hooks.
+            self._config.pluginmanager.unregister(self)
         # Collected, then dropped without pytest_deselected (items[:] = ... in a hook):
         # those tests did not run, so their files prove nothing.
         for module, ids in self._collected.items():
             if ids - self._modules.get(module, set()):
                 self._partial.add(module)
+
+    def _any_snapshots(self) -> bool:
+        """A snapshot folder beside any collected module (or xdist will send collections)."""
+        if self._config.pluginmanager.hasplugin("xdist") and getattr(
+                self._config.option, "numprocesses", None):
+            return True
+        return any((Path(module).parent / SNAPSHOT_DIR).is_dir() for module in self._modules)
 
     # -- outcomes (plain runs and the xdist controller, which hears every report) -------------
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

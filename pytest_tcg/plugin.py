@@ -131,6 +131,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistController(stats), "tcg-xdist")
     config.pluginmanager.register(SnapshotAudit(config, stats, settings.snapshot_update),
                                   "tcg-snapshot-audit")
+    if settings.shuffle is not None:
+        config.pluginmanager.register(_ShuffleSeeds(settings.shuffle), "tcg-shuffle-seeds")
 
 
 def _shown(config: pytest.Config, path: Any) -> str:
@@ -177,18 +179,24 @@ class _GraphRecorder:
                 item_state(item).add(graph)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item,
-                              call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    report = yield
-    shuffle = item.config.stash[SETTINGS].shuffle
-    if shuffle is not None and report.failed:
-        # As pytest-randomly does: the seed a failure needs is in the failure's report.
-        seed = test_seed(shuffle, item.nodeid)
-        report.sections.append(("tcg shuffle", f"this test ran with ShuffledExecutor(seed="
-                                               f"{seed}); replay: pytest --tcg-shuffle="
-                                               f"{shuffle} '{item.nodeid}'"))
-    return report
+class _ShuffleSeeds:
+    """Registered only under ``--tcg-shuffle``: a session without it pays no per-test hook."""
+
+    def __init__(self, shuffle: int) -> None:
+        self.shuffle = shuffle  #: the session's base seed
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        report = yield
+        if report.failed:
+            # As pytest-randomly does: the seed a failure needs is in the failure's report.
+            seed = test_seed(self.shuffle, item.nodeid)
+            report.sections.append(("tcg shuffle", f"this test ran with ShuffledExecutor("
+                                                   f"seed={seed}); replay: pytest "
+                                                   f"--tcg-shuffle={self.shuffle} "
+                                                   f"'{item.nodeid}'"))
+        return report
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

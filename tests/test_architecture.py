@@ -181,8 +181,12 @@ WATCH = ("unittest.mock", "asyncio", "ssl")
 def pytest_unconfigure(config):
     loaded = sorted(m for m in sys.modules if m in WATCH or m.split(".")[0] == "tcg_core")
     print("LOADED AT THE END:", loaded)
+    # tcg-xdist's hooks run once per xdist worker, not per test
+    per_test = [name for name, plugin in config.pluginmanager.list_name_plugin()
+                if name and name.startswith("tcg-") and name != "tcg-xdist"]
+    print("TCG PER-TEST PLUGINS:", per_test)
 ''')
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["LOADED AT THE END: []"])
+    result.stdout.fnmatch_lines(["LOADED AT THE END: []", "TCG PER-TEST PLUGINS: []"])
