@@ -20,3 +20,20 @@ def dask_client() -> Iterator[Any]:
     with distributed.Client(cluster, set_as_default=False) as client:
         yield client
     cluster.close()
+
+
+#: Every executor a behaviour is proven on (see DEVELOPERS: serial, threads, processes, a
+#: shuffled order and Dask, an in-process loopback cluster with one process worker).
+EXECUTOR_KINDS = ["serial", "threads", "processes", "shuffled", "dask"]
+
+
+@pytest.fixture(params=EXECUTOR_KINDS)
+def every_executor(request: pytest.FixtureRequest) -> Any:
+    """The value to pass as ``executor=``, once for each of ``EXECUTOR_KINDS``."""
+    if request.param == "shuffled":
+        from tcg_core import ShuffledExecutor
+
+        return ShuffledExecutor(seed=7)
+    if request.param == "dask":
+        return request.getfixturevalue("dask_client")
+    return request.param

@@ -8,7 +8,6 @@ cluster of one process worker, so the replacement crosses a real process boundar
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,45 +17,31 @@ from tests.core import _nodes_for_processes as P
 
 pytestmark = pytest.mark.timeout(120)
 
-KINDS = ["serial", "threads", "processes", "shuffled", "dask"]
-
-
-@pytest.fixture(params=KINDS)
-def executor(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """Where the bodies run: the value to pass as ``executor=``."""
-    if request.param == "shuffled":
-        yield ShuffledExecutor(seed=3)
-    elif request.param == "dask":
-        yield request.getfixturevalue("dask_client")
-    else:
-        yield request.param
-
-
 def negate(a: int, b: int) -> int:
     """A replacement body for ``P.add`` (module level, as a user's fake often is)."""
     return -(a + b)
 
 
 def test_assigning_func_replaces_the_body_everywhere(
-        executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        every_executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(P.add, "func", negate)
-    assert P.add(1, 2).resolve(executor=executor) == -3
+    assert P.add(1, 2).resolve(executor=every_executor) == -3
     monkeypatch.undo()
-    assert P.add(1, 2).resolve(executor=executor) == 3
+    assert P.add(1, 2).resolve(executor=every_executor) == 3
 
 
 def test_a_lambda_assigned_as_func_runs_in_the_worker(
-        executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        every_executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(P.identity, "func", lambda x: ("fake", x))
-    assert P.identity(7).resolve(executor=executor) == ("fake", 7)
+    assert P.identity(7).resolve(executor=every_executor) == ("fake", 7)
 
 
 def test_a_replaced_child_runs_the_replacement_when_its_parent_runs_in_a_worker(
-        executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        every_executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """``pipeline``'s body calls ``add`` inside the worker: the child must be the fake."""
     monkeypatch.setattr(P.add, "func", negate)
     # multiply(add(a, b), c, subtract(c, d)) with add negated: -(1 + 2) * 3 * (3 - 4)
-    assert P.pipeline(1, 2, 3, 4).resolve(executor=executor) == 9
+    assert P.pipeline(1, 2, 3, 4).resolve(executor=every_executor) == 9
 
 
 def test_the_replacement_keeps_the_nodes_name_and_options(
@@ -123,19 +108,19 @@ def test_options_assigned_are_checked_as_the_decorator_checks_them(
         setattr(step, attribute, value)
 
 
-def test_options_assigned_are_honoured(executor: Any, tmp_path: Any,
+def test_options_assigned_are_honoured(every_executor: Any, tmp_path: Any,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """retries and name take effect from the next resolve on (timeout: see the gate)."""
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir(), second.mkdir()
     monkeypatch.setattr(P.flaky, "retries", 0)
     with pytest.raises(NodeError, match="transient failure"):
-        P.flaky(str(first), 1).resolve(executor=executor)
+        P.flaky(str(first), 1).resolve(executor=every_executor)
     monkeypatch.setattr(P.flaky, "retries", 1)
-    assert P.flaky(str(second), 1).resolve(executor=executor) == "recovered"
+    assert P.flaky(str(second), 1).resolve(executor=every_executor) == "recovered"
     monkeypatch.setattr(P.add, "name", "plus")
     future = P.add(1, 1)
-    future.resolve(executor=executor)
+    future.resolve(executor=every_executor)
     assert future.node.name == "plus"
 
 
@@ -168,7 +153,7 @@ def test_a_users_graph_subclass_may_add_attributes_but_not_shadow_tcgs() -> None
 
 
 def test_a_mock_assigned_as_func_is_called_not_asked_for_attributes(
-        executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        every_executor: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A Mock answers every attribute: tcg must not take it for one of its own node
     functions (it returned ``<Mock name='mock.body()'>`` instead of calling it).
 
@@ -178,8 +163,9 @@ def test_a_mock_assigned_as_func_is_called_not_asked_for_attributes(
 
     fake = Mock(return_value=7)
     monkeypatch.setattr(P.identity, "func", fake)
-    assert P.identity(5).resolve(executor=executor) == 7
-    if executor in ("processes",) or not isinstance(executor, str | ShuffledExecutor):
+    assert P.identity(5).resolve(executor=every_executor) == 7
+    if every_executor == "processes" or not isinstance(every_executor,
+                                                          str | ShuffledExecutor):
         return  # the worker's copy was called (see the docstring)
     assert fake.call_args_list == [call(5)]
 

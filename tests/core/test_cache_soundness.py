@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tcg_core import CacheWarning, ShuffledExecutor, node, override, resolve
+from tcg_core import CacheWarning, node, override, resolve
 from tests.core import _nodes_for_cache as C
 
 pytestmark = pytest.mark.timeout(120)
@@ -33,27 +33,18 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-@pytest.fixture(params=["serial", "threads", "processes", "shuffled", "dask"])
-def executor(request: pytest.FixtureRequest) -> Any:
-    if request.param == "shuffled":
-        return ShuffledExecutor(seed=6)
-    if request.param == "dask":
-        return request.getfixturevalue("dask_client")
-    return request.param
-
-
-def test_a_bound_methods_object_is_part_of_the_key(cache: Path, executor: Any) -> None:
+def test_a_bound_methods_object_is_part_of_the_key(cache: Path, every_executor: Any) -> None:
     """``node(Model(2).predict, cache=True)(5)`` then ``Model(3)`` gave 10 and 10."""
-    assert node(C.Model(2).predict, cache=True)(5).resolve(executor=executor) == 10
-    assert node(C.Model(3).predict, cache=True)(5).resolve(executor=executor) == 15
+    assert node(C.Model(2).predict, cache=True)(5).resolve(executor=every_executor) == 10
+    assert node(C.Model(3).predict, cache=True)(5).resolve(executor=every_executor) == 15
     again = node(C.Model(2).predict, cache=True)(5)
-    assert again.resolve(executor=executor) == 10 and again.node.cached
+    assert again.resolve(executor=every_executor) == 10 and again.node.cached
 
 
 def test_a_callable_objects_state_hidden_from_its_repr_is_part_of_the_key(
-        cache: Path, executor: Any) -> None:
-    assert node(C.Scaler(2), cache=True)(5).resolve(executor=executor) == 10
-    assert node(C.Scaler(3), cache=True)(5).resolve(executor=executor) == 15  # same repr
+        cache: Path, every_executor: Any) -> None:
+    assert node(C.Scaler(2), cache=True)(5).resolve(executor=every_executor) == 10
+    assert node(C.Scaler(3), cache=True)(5).resolve(executor=every_executor) == 15  # same repr
 
 
 def test_objects_at_a_reused_address_never_share_an_entry(cache: Path) -> None:
@@ -62,11 +53,11 @@ def test_objects_at_a_reused_address_never_share_an_entry(cache: Path) -> None:
         assert node(C.Plain(factor), cache=True)(1).resolve(executor="serial") == factor
 
 
-def test_a_partials_arguments_are_part_of_the_key(cache: Path, executor: Any) -> None:
+def test_a_partials_arguments_are_part_of_the_key(cache: Path, every_executor: Any) -> None:
     first = node(functools.partial(C.scaled, C.Hidden([1] * 3000)), cache=True)
     second = node(functools.partial(C.scaled, C.Hidden([2] * 3000)), cache=True)
-    assert first(1).resolve(executor=executor) == 3000
-    assert second(1).resolve(executor=executor) == 6000
+    assert first(1).resolve(executor=every_executor) == 3000
+    assert second(1).resolve(executor=every_executor) == 6000
 
 
 def _module(tmp_path: Path, name: str, source: str) -> Any:
@@ -165,11 +156,11 @@ def test_a_child_that_cannot_be_found_again_by_name_is_warned_of_not_stored(
         assert not local_parent(1).node.cached
 
 
-def test_two_keys_agree_across_resolves_on_every_executor(cache: Path, executor: Any,
+def test_two_keys_agree_across_resolves_on_every_executor(cache: Path, every_executor: Any,
                                                           tmp_path: Path) -> None:
     runs = str(tmp_path / "runs")
     Path(runs).mkdir()
-    assert resolve(C.square(runs, 6), executor=executor) == (36,)
+    assert resolve(C.square(runs, 6), executor=every_executor) == (36,)
     hit = C.square(runs, 6)
-    assert hit.resolve(executor=executor) == 36 and hit.node.cached
+    assert hit.resolve(executor=every_executor) == 36 and hit.node.cached
     assert C.runs_of(Path(runs), "square") == 1

@@ -192,27 +192,15 @@ def test_overrides_apply_under_a_shuffled_executor(jitter: float) -> None:
     assert sorted(o.calls(O.fetch)) == [call("a"), call("b"), call("c")]
 
 
-@pytest.fixture(params=["serial", "threads", "processes", "shuffled", "dask"])
-def any_executor(request: pytest.FixtureRequest) -> Any:
-    """Every executor: the double must mean the same wherever the body would run."""
-    if request.param == "shuffled":
-        from tcg_core import ShuffledExecutor
-
-        return ShuffledExecutor(seed=4)
-    if request.param == "dask":
-        return request.getfixturevalue("dask_client")
-    return request.param
-
-
 @pytest.mark.parametrize("raised", [ValueError, KeyError, ValueError("an instance")])
 def test_an_exception_class_is_raised_as_an_instance_is_not_returned(
-        any_executor: Any, raised: Any) -> None:
+        every_executor: Any, raised: Any) -> None:
     """``Mock(side_effect=ValueError)`` raises; so does ``override({node: ValueError})``
     (it returned the exception as the node's value, since a class is callable)."""
     kind = raised if isinstance(raised, type) else type(raised)
     with override({O.parse: raised, O.fetch: O.fake_fetch}) as o, \
             pytest.raises(NodeError) as info:
-        resolve(O.etl(["a"]), executor=any_executor)
+        resolve(O.etl(["a"]), executor=every_executor)
     assert type(info.value.__cause__) is kind
     assert "etl › parse" in str(info.value) and kind.__name__ in str(info.value)
     assert len(o.calls(O.parse)) == 1  # called once, on every executor

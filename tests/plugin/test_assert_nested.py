@@ -189,20 +189,6 @@ def test_repeated_parents_are_checked_per_instance(project: pytest.Pytester,
 
 # -- the meaning of a repeated parent's name changed in 0.2 (CHANGELOG.md) -----------------
 
-NESTING_EXECUTORS = ["serial", "threads", "processes", "shuffled", "dask"]
-
-
-@pytest.fixture(params=NESTING_EXECUTORS)
-def nesting_executor(request: pytest.FixtureRequest) -> Any:
-    """The nesting tree is what the bodies created, wherever they ran: every executor."""
-    from tcg_core import ShuffledExecutor
-
-    if request.param == "shuffled":
-        return ShuffledExecutor(seed=5)
-    if request.param == "dask":
-        return request.getfixturevalue("dask_client")
-    return request.param
-
 
 def _two_pages(executor: Any) -> Any:
     from tcg_core import Graph
@@ -217,10 +203,10 @@ def _two_pages(executor: Any) -> Any:
 
 @pytest.mark.timeout(120)
 def test_a_name_listing_the_children_of_all_instances_together_passes_with_a_warning(
-        nesting_executor: Any) -> None:
+        every_executor: Any) -> None:
     """0.1 compared a repeated parent's children all together; 0.2 compares each
     instance. A suite written for 0.1 keeps passing for one minor version, warned."""
-    g = _two_pages(nesting_executor)
+    g = _two_pages(every_executor)
     with pytest.warns(DeprecationWarning, match=r"'page_of#1': \[\.\.\.\]") as caught:
         assert_nested(g, {"page_of": ["add", "add", "add", "identity", "identity"]})
     assert "until 0.3" in str(caught[0].message)
@@ -228,10 +214,10 @@ def test_a_name_listing_the_children_of_all_instances_together_passes_with_a_war
 
 
 @pytest.mark.timeout(120)
-def test_what_each_instance_holds_passes_without_a_warning(nesting_executor: Any) -> None:
+def test_what_each_instance_holds_passes_without_a_warning(every_executor: Any) -> None:
     import warnings
 
-    g = _two_pages(nesting_executor)
+    g = _two_pages(every_executor)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert_nested(g, {"page_of#1": ["add", "identity"],
