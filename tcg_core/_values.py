@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import reprlib
+import sys
 import types
 from collections import ChainMap, deque
 from collections.abc import Callable, Iterable
@@ -199,6 +200,10 @@ def _refuse_iterator_of_futures(obj: Any) -> None:
 
 
 def _iterates_futures(obj: Any, depth: int) -> bool:
+    if obj.__class__.__module__ == "itertools" and sys.version_info >= (3, 12):
+        # Their __reduce__ is deprecated (3.12) and gone (3.14): nothing to look into
+        # without consuming them, so they are passed as before.
+        return False
     try:
         reduced = obj.__reduce__()
     except Exception:  # an iterator that cannot say what it holds: passed as it is
