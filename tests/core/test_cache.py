@@ -35,13 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("TCG_CACHE_DIR", str(folder))
-    return folder
-
-
-@pytest.fixture
 def runs(tmp_path: Path) -> Path:
     folder = tmp_path / "runs"
     folder.mkdir()

@@ -26,13 +26,6 @@ from tests.core import _nodes_for_cache as C
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("TCG_CACHE_DIR", str(folder))
-    return folder
-
-
 def test_a_bound_methods_object_is_part_of_the_key(cache: Path, every_executor: Any) -> None:
     """``node(Model(2).predict, cache=True)(5)`` then ``Model(3)`` gave 10 and 10."""
     assert node(C.Model(2).predict, cache=True)(5).resolve(executor=every_executor) == 10
