@@ -19,6 +19,7 @@ from typing import Any
 from tcg_core import Graph, NodeRecord, ShuffledExecutor, resolve
 
 from ._graphs import futures_of
+from ._outcomes import Raised, same_outcome
 
 __all__ = ["OrderAssertionError", "assert_order_independent"]
 
@@ -72,12 +73,12 @@ def assert_order_independent(target: Callable[[], Any], runs: int = 20,
     baseline = _run(target, seeds[0])
     for other in seeds[1:]:
         current = _run(target, other)
-        if not _same(baseline[0], current[0]):
+        if not same_outcome(baseline[0], current[0]):
             raise _difference(seeds[0], baseline, other, current)
     return seeds
 
 
-_Outcome = tuple[Any, dict[Key, str], list[Key], dict[Key, str]]
+_Outcome = tuple[Any, dict[Key, object], list[Key], dict[Key, str]]
 
 
 def _run(target: Callable[[], Any], seed: int) -> _Outcome:
@@ -90,49 +91,24 @@ def _run(target: Callable[[], Any], seed: int) -> _Outcome:
         got = resolve(*futures, executor=ShuffledExecutor(seed=seed))
         result: Any = got[0] if len(got) == 1 else got
     except Exception as exc:
-        result = _Raised(exc)
+        result = Raised(exc)
     records = graph.nodes
     keys = _keys(records)
-    values = {keys[r.id]: _describe(r) for r in records}
+    values = {keys[r.id]: _outcome(r) for r in records}
     names = {keys[r.id]: r.path for r in records}
     return result, values, _topological(records, keys), names
-
-
-class _Raised:
-    """A run that raised: equal to another that raised the same way."""
-
-    def __init__(self, exc: Exception) -> None:
-        self.text = f"raised {type(exc).__name__}: {exc}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Raised) and other.text == self.text
-
-    def __hash__(self) -> int:
-        return hash(self.text)
-
-    def __repr__(self) -> str:
-        return self.text
-
-
-def _same(a: Any, b: Any) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:  # arrays and other values without a plain truth value
-        return repr(a) == repr(b)
 
 
 def _keys(records: list[NodeRecord]) -> dict[int, Key]:
     keys: dict[int, Key] = {}
     top = 0
     for rec in records:  # creation order: a parent comes before its children
-        parent = rec.parent
-        if parent is None:
+        if rec.parent is None:
             keys[rec.id] = (top,)
             top += 1
-        else:
-            siblings = parent.children or []
-            index = next((i for i, c in enumerate(siblings) if c is rec), len(siblings))
-            keys[rec.id] = (*keys.get(parent.id, (-1,)), index)
+        if rec.id in keys:  # each parent numbers its children once: linear in the graph
+            for index, child in enumerate(rec.children or ()):
+                keys[child.id] = (*keys[rec.id], index)
     return keys
 
 
@@ -156,28 +132,57 @@ def _topological(records: list[NodeRecord], keys: dict[int, Key]) -> list[Key]:
     return order
 
 
-def _describe(rec: NodeRecord) -> str:
+class _Unfinished:
+    """A node that did not end done: equal to another left in the same state."""
+
+    def __init__(self, rec: NodeRecord) -> None:
+        self.text = (f"<{rec.state}: {type(rec.error).__name__}>" if rec.error
+                     else f"<{rec.state}>")  #: the state, and the error's type if any
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Unfinished) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+_RELEASED = object()  # a value the run let go of: nothing to compare
+
+
+def _outcome(rec: NodeRecord) -> object:
     if rec.state != "done":
-        return f"<{rec.state}: {type(rec.error).__name__}>" if rec.error else f"<{rec.state}>"
+        return _Unfinished(rec)
     try:
-        return _short.repr(rec.value)
+        return rec.value
     except LookupError:
-        return "<released>"
+        return _RELEASED
+
+
+def _describe(value: object) -> str:
+    try:
+        return _short.repr(value)
     except Exception as exc:
         return f"<repr raised {type(exc).__name__}>"
 
 
 def _difference(seed_a: int, a: _Outcome, seed_b: int, b: _Outcome) -> OrderAssertionError:
     lines = [f"the pipeline's result depends on the order its nodes run in: seed {seed_a} "
-             f"gave {_short.repr(a[0])}, seed {seed_b} gave {_short.repr(b[0])}"]
+             f"gave {_describe(a[0])}, seed {seed_b} gave {_describe(b[0])}"]
     node = None
     for key in a[2]:
-        va, vb = a[1].get(key), b[1].get(key)
-        if va is not None and vb is not None and va != vb and "<released>" not in (va, vb):
-            node = a[3][key]
-            lines.append(f"first node (in topological order) whose value differed after the "
-                         f"run: {node!r}: {va} with seed {seed_a}, {vb} with seed {seed_b}")
-            break
+        if key not in a[1] or key not in b[1]:
+            continue
+        va, vb = a[1][key], b[1][key]
+        if _RELEASED in (va, vb) or same_outcome(va, vb):
+            continue
+        node = a[3][key]
+        lines.append(f"first node (in topological order) whose value differed after the "
+                     f"run: {node!r}: {_describe(va)} with seed {seed_a}, {_describe(vb)} "
+                     f"with seed {seed_b}")
+        break
     lines.append(f"replay one order: resolve(..., executor=tcg_core.ShuffledExecutor("
                  f"seed={seed_b})); resolve(..., check_mutation=True) names a node that "
                  "changes its inputs")

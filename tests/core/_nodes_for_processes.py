@@ -380,3 +380,46 @@ def page_of(n: int) -> list[int]:
     """A sub-pipeline per page: ``n`` children ``add`` and one ``identity`` collecting them,
     so instances of one parent hold different children."""
     return identity([add(i, 1) for i in range(n)])  # type: ignore[no-any-return]
+
+
+# Order checks over outcomes that a repr or == judges wrongly (tests/plugin/test_order_*).
+
+@node
+def failing_child(items: list[str]) -> int:
+    raise ValueError(f"no rows in {items!r}")
+
+
+@node
+def nested_boom(items: list[str]) -> Any:
+    """Always fails the same way; the message names the failing call by its node id."""
+    return failing_child(items)
+
+
+@node
+def nan_pair(items: list[str]) -> tuple[float, list[float]]:
+    return (float("nan"), [float("nan"), float(len(items))])
+
+
+@node
+def long_array(a: int, b: int) -> Any:
+    """An array whose repr is shortened: a and b sit in the elided middle."""
+    import numpy
+
+    values = numpy.zeros(2000)
+    values[1000], values[1001], values[0] = a, b, numpy.nan
+    return values
+
+
+@node
+def long_frame(a: int, b: int) -> Any:
+    import pandas
+
+    column = [0.0] * 2000
+    column[1000], column[1001] = a, b
+    return pandas.DataFrame({"x": column})
+
+
+@node
+def fan_children(n: int) -> int:
+    """A parent with n children (identity(0..n-1)), none of which it waits for."""
+    return pair(n, [identity(i) for i in range(n)])

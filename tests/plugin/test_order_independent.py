@@ -99,3 +99,77 @@ def test_a_pure_pipeline_passes_under_every_schedule(executor: Any) -> None:
 def test_schedules_checks_its_option() -> None:
     with pytest.raises(TypeError, match=r"schedules\(\): max_seed"):
         schedules(max_seed=-1)
+
+
+# Outcomes compared as a user would (issue 20): by full content, ids set aside.
+
+def test_a_pipeline_that_always_raises_the_same_error_is_order_independent() -> None:
+    # The message names the failing call as `boom#<id>`: ids differ from build to build.
+    assert assert_order_independent(lambda: P.nested_boom(P.fresh_list()), runs=4, seed=0)
+
+
+def test_a_pipeline_that_always_returns_nan_is_order_independent() -> None:
+    assert assert_order_independent(lambda: P.nan_pair(P.fresh_list()), runs=4, seed=0)
+
+
+def test_an_order_dependent_array_with_equal_shortened_reprs_is_caught() -> None:
+    pytest.importorskip("numpy")
+
+    def pipeline() -> Any:
+        shared = P.fresh_list()
+        return P.long_array(P.append_to(shared, "a"), P.append_to(shared, "b"))
+
+    with pytest.raises(OrderAssertionError, match="depends on the order"):
+        assert_order_independent(pipeline, seed=0)
+
+
+def test_an_order_dependent_frame_is_caught() -> None:
+    pytest.importorskip("pandas")
+
+    def pipeline() -> Any:
+        shared = P.fresh_list()
+        return P.long_frame(P.append_to(shared, "a"), P.append_to(shared, "b"))
+
+    with pytest.raises(OrderAssertionError, match="depends on the order"):
+        assert_order_independent(pipeline, seed=0)
+
+
+def test_an_order_independent_array_with_nan_passes() -> None:
+    pytest.importorskip("numpy")
+    assert assert_order_independent(lambda: P.long_array(1, 2), runs=3, seed=0)
+
+
+def test_a_node_deep_in_many_children_is_keyed_by_its_position() -> None:
+    # Keys are built in one pass over each parent's children (was a scan per child).
+    from pytest_tcg._order import _keys
+    from tcg_core import Graph
+    with Graph() as graph:
+        P.fan_children(300).resolve(executor="serial")
+    keys = _keys(graph.nodes)
+    assert sorted(keys.values())[:302] == [(0,)] + [(0, i) for i in range(301)]
+
+
+def test_values_that_cannot_be_compared_are_refused_not_judged_by_repr() -> None:
+    from pytest_tcg._outcomes import same_outcome
+
+    class Opaque:
+        def __eq__(self, other: object) -> bool:
+            raise RuntimeError("no")
+
+        __hash__ = object.__hash__
+
+        def __reduce__(self) -> Any:
+            raise TypeError("no pickle")
+
+    with pytest.raises(TypeError, match="cannot compare two values of type"):
+        same_outcome(Opaque(), Opaque())
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    (float("nan"), float("nan"), True), ([1, float("nan")], [1, float("nan")], True),
+    ({"k": (float("nan"),)}, {"k": (float("nan"),)}, True), (0.0, -0.0, True),
+    ((1, 2), (2, 1), False), ({"a": 1}, {"a": 2}, False), (1, 1.0, True),
+])
+def test_outcomes_compare_by_content(a: Any, b: Any, same: bool) -> None:
+    from pytest_tcg._outcomes import same_outcome
+    assert same_outcome(a, b) is same
