@@ -12,8 +12,9 @@ import contextvars
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar, Token
+from types import CoroutineType
 from typing import Any
 
 __all__ = ["FRAME", "BodyFrame", "Frame", "RecordingFrame", "current_frame", "enter",
@@ -116,6 +117,22 @@ def _run_in_new_loop(awaitable: Awaitable[Any]) -> Any:
     return asyncio.run(main())
 
 
+def await_returned(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """A coroutine a sync body returned (an ``async def`` behind a sync decorator, an
+    ``AsyncMock``), run to completion: its value is what the body meant to return.
+
+    >>> async def twice(x):
+    ...     return 2 * x
+    >>> await_returned(twice(21))
+    42
+    """
+    return run_coroutine(_given, coroutine)
+
+
+def _given(value: Any) -> Any:
+    return value
+
+
 def run_coroutine(func: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
     """Call the async ``func`` and run it to completion in this thread: how the serial
     executor and process or Dask workers run an ``async def`` body."""
@@ -163,6 +180,8 @@ def run_body(func: Callable[..., Any], args: tuple[Any, ...],
     start = time.perf_counter()
     try:
         value = func(*args, **kwargs) if kwargs else func(*args)
+        if value.__class__ is CoroutineType:
+            value = await_returned(value)
     except BaseException as exc:
         # The scheduler records where and when a failed body ran, too; exceptions
         # carry their __dict__ across processes, so this travels with them.

@@ -122,10 +122,11 @@ class ProcessAdapter(PoolAdapter):
 
     def _callable(self, spec: Any, args: tuple[Any, ...],
                   kwargs: dict[str, Any] | None) -> Any:
-        if getattr(spec, "_tcg_replaced", False):
-            # A test double (override): ship the replacement itself. The node would go by
-            # reference, and the worker would import and run the real body.
-            return spec.shipped(args, kwargs)
+        shipped = getattr(spec, "shipped", None)
+        if shipped is not None:
+            # A spec view that says what travels (a node marked while overrides are
+            # active, ``Guarded``); the node would go by reference otherwise.
+            return shipped(args, kwargs)
         # The NodeFunction itself travels (by name or by value); run_body unwraps it in
         # the worker. Checked once per node function and resolve.
         shipped = self._checked.get(id(spec))

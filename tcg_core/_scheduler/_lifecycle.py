@@ -42,11 +42,13 @@ from __future__ import annotations
 
 import heapq
 from time import perf_counter
+from types import CoroutineType
 from typing import Any
 from weakref import ref as _weakref
 
-from .._context import FRAME, BodyFrame
+from .._context import FRAME, BodyFrame, await_returned
 from .._errors import TcgError
+from .._executors._base import Adapter
 from .._executors._threads import ThreadsAdapter
 from .._record import Handle, NodeRecord, NodeState
 from .._values import PLAIN, arguments, nout_problem, scan_futures, substitute
@@ -107,6 +109,11 @@ class Lifecycle(RunState):
             if self.watchdog is None:
                 self.watchdog = ThreadsAdapter(1)
             adapter = self.watchdog
+        elif adapter.isolated and self.overrides is not None:
+            if getattr(spec, "_tcg_replaced", False):
+                adapter = self.adapter_here()
+            else:
+                spec = self.overrides.guarded(spec)
         attempt = rec.attempts
         submitted = perf_counter()
         rec._ran = (submitted, None, None)
@@ -120,6 +127,16 @@ class Lifecycle(RunState):
         if spec.timeout is not None:
             heapq.heappush(self.deadlines, (submitted + spec.timeout, next(self.seq), rec,
                                             attempt))
+
+    def adapter_here(self) -> Adapter:
+        """Threads in this process for test doubles under an executor whose bodies run
+        in other processes. A double keeps state (a ``Mock``'s ``side_effect`` sequence,
+        its call records, a counter in a closure): shipped, each task would get a fresh
+        copy of it, so ``[10, 20, 30]`` would answer 10, 10, 10. Run here, it answers
+        as on threads, and the test's own object records the calls."""
+        if self.here is None:
+            self.here = ThreadsAdapter(self.adapter.workers)
+        return self.here
 
     def begin_attempt(self, rec: NodeRecord
                       ) -> tuple[tuple[Any, ...], dict[str, Any] | None] | None:
@@ -158,6 +175,8 @@ class Lifecycle(RunState):
         start = perf_counter()
         try:
             value = spec.body(*args, **kwargs) if kwargs else spec.body(*args)
+            if value.__class__ is CoroutineType:  # run_body's check, written out
+                value = await_returned(value)
         except BaseException as exc:
             end = perf_counter()
             self.inline_current = None

@@ -6,26 +6,28 @@ an executor thread, which does not inherit the caller's context, and a test doub
 apply there too (as ``unittest.mock.patch`` does). A run reads the registry once, when it
 is created (``current``), so a run with no override active pays nothing per node.
 
-Why the replacement travels with the task: a worker process sees neither this registry
-nor a patched module (it imports the node's module afresh), so the scheduler hands the
-adapter a ``Replaced`` spec whose ``func`` is the replacement, and process and Dask
-adapters ship that, pickled (with cloudpickle when the standard pickle cannot: lambdas,
-local functions), instead of the node by reference.
+Why a replacement runs in the calling process on every executor: a double keeps state (a
+``Mock``'s ``side_effect`` sequence, its call records, a counter in a closure), and a
+copy shipped to a worker process per task would restart it there. So under processes
+and Dask the scheduler runs ``Replaced`` specs on threads of its own process
+(``Lifecycle.adapter_here``), and every other body travels marked (``Guarded``) so that
+a resolve *inside* a body in a worker refuses a replaced node with an error that says
+why, instead of running the real body.
 """
 
 from __future__ import annotations
 
 import inspect
-import pickle
 import reprlib
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 from unittest.mock import call
 
-from .._errors import ReplacementError, SerializationError
+from .._errors import ReplacementError
 
-__all__ = ["Override", "Overrides", "Replaced", "current", "override"]
+__all__ = ["Guarded", "Override", "Overrides", "Replaced", "current", "override"]
 
 _short = reprlib.Repr()
 _short.maxstring = 40
@@ -37,8 +39,17 @@ _current: Overrides | None = None  # their merged view; None while none is activ
 _UNCHECKED: Any = object()
 
 
+#: In a worker process, while a body sent from a resolve with overrides active runs: the
+#: names of the replaced nodes, which a resolve inside that body must refuse.
+_replaced_elsewhere: ContextVar[frozenset[str]] = ContextVar("tcg_replaced_elsewhere",
+                                                             default=frozenset())
+
+
 def current() -> Overrides | None:
     """What a run created now replaces (``None`` while no override is active)."""
+    if _current is None:
+        names = _replaced_elsewhere.get()
+        return Overrides.refusing(names) if names else None
     return _current
 
 
@@ -60,13 +71,14 @@ def _perform(kind: str, target: Any, args: tuple[Any, ...],
         raise target
     if kind == "return":
         return target
+    # An async fake's coroutine is awaited where every body's is (``run_body``).
     return target(*args, **kwargs) if kwargs else target(*args)
 
 
 class _Entry:
     """One replacement: what it does, and the calls it received."""
 
-    __slots__ = ("_payload", "_signature", "calls", "key", "kind", "label", "target")
+    __slots__ = ("_signature", "calls", "key", "kind", "label", "target")
 
     def __init__(self, key: Any, target: Any) -> None:
         self.key = key
@@ -76,7 +88,6 @@ class _Entry:
         self.target = target
         self.calls: list[Any] = []
         self._signature: Any = _UNCHECKED
-        self._payload: bytes | None = None
 
     def accept(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> None:
         """Refuse a call the replacement's signature cannot take; note one it can."""
@@ -102,25 +113,6 @@ class _Entry:
                         from None
         self.calls.append(call(*args, **(kwargs or {})))
 
-    def payload(self, name: str) -> bytes:
-        """The replacement pickled once, for worker processes."""
-        if self._payload is None:
-            try:
-                self._payload = pickle.dumps((self.kind, self.target))
-            except Exception:
-                try:
-                    import cloudpickle
-
-                    self._payload = cloudpickle.dumps((self.kind, self.target))
-                except Exception as exc:
-                    raise SerializationError(
-                        f"node {name!r}: its replacement {_describe(self.target)} cannot "
-                        f"be sent to a worker process ({type(exc).__name__}: {exc}); under "
-                        "executor='processes' or 'dask' replace it with a function or a "
-                        "value that pickles, or use the serial or threads executor") \
-                        from exc
-        return self._payload
-
 
 class _Body:
     """A replacement as the body the scheduler calls in this process."""
@@ -135,31 +127,6 @@ class _Body:
         entry = self.entry
         entry.accept(self.name, args, kwargs)
         return _perform(entry.kind, entry.target, args, kwargs)
-
-    def shipped(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> _Remote:
-        """The replacement to send to a worker process; the call is checked and noted
-        here, where ``calls`` can see it."""
-        self.entry.accept(self.name, args, kwargs)
-        return _Remote(self.entry.payload(self.name))
-
-
-class _Remote:
-    """A replacement on its way to (and running in) a worker process."""
-
-    __slots__ = ("_loaded", "payload")
-
-    def __init__(self, payload: bytes) -> None:
-        self.payload = payload
-        self._loaded: tuple[str, Any] | None = None
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_Remote, (self.payload,))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._loaded is None:
-            self._loaded = pickle.loads(self.payload)
-        kind, target = self._loaded
-        return _perform(kind, target, args, kwargs)
 
 
 class Replaced:
@@ -181,20 +148,61 @@ class Replaced:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.node, name)
 
-    def shipped(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
-        """What a process or Dask adapter sends instead of the node (asked of the spec,
-        not of ``func``, so it works through views that wrap ``func``)."""
-        return self.func.shipped(args, kwargs)
-
     def record_duration(self, seconds: float) -> None:
         mean = self.mean_duration
         self.mean_duration = seconds if mean is None else 0.8 * mean + 0.2 * seconds
 
 
+class Guarded:
+    """A node's own spec in a run whose bodies go to other processes while overrides are
+    active: the body travels wrapped so that a resolve inside it, in the worker, refuses
+    the replaced nodes (the doubles and their records live in this process)."""
+
+    __slots__ = ("names", "node")
+    #: stands in for a node function: a worker runs what ``shipped`` returns
+    _tcg_node = True
+
+    def __init__(self, node: Any, names: frozenset[str]) -> None:
+        self.node = node  #: the node function
+        self.names = names  #: the replaced nodes' names
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.node, name)
+
+    def shipped(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
+        """The node's body as a worker runs it: marked with the replaced names."""
+        from .._executors._shipping import shippable
+
+        return _MarkedBody(shippable(self.node), self.names)
+
+
+class _MarkedBody:
+    """A body running in a worker process, with the names of the replaced nodes set."""
+
+    __slots__ = ("func", "names")
+
+    def __init__(self, func: Any, names: frozenset[str]) -> None:
+        self.func = func
+        self.names = names
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_MarkedBody, (self.func, self.names))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        func = self.func
+        if getattr(type(func), "_tcg_node", False) is True:  # a node sent by reference
+            func = func.body
+        token = _replaced_elsewhere.set(self.names)
+        try:
+            return func(*args, **kwargs) if kwargs else func(*args)
+        finally:
+            _replaced_elsewhere.reset(token)
+
+
 class Overrides:
     """The replacements active when a run was created, merged (innermost wins)."""
 
-    __slots__ = ("by_name", "by_node")
+    __slots__ = ("by_name", "by_node", "names")
 
     def __init__(self, stack: list[Override]) -> None:
         # (depth, entry): an inner override wins whether it names the node or gives it
@@ -206,6 +214,26 @@ class Overrides:
                     self.by_name[entry.key] = (depth, entry)
                 else:
                     self.by_node[id(entry.key)] = (depth, entry)
+        #: every replaced node's name, for the bodies that go to other processes
+        self.names = frozenset(entry.label for entered in stack for entry in entered._entries)
+
+    @classmethod
+    def refusing(cls, names: frozenset[str]) -> Overrides:
+        """In a worker process: every node named in ``names`` fails with an error that
+        says why (its double lives in the process that started the resolve)."""
+        refusal = cls([])
+        for name in names:
+            refusal.by_name[name] = (0, _Entry(name, ReplacementError(
+                f"node {name!r} is replaced by a test double (override or tcg_mock), but "
+                "it was resolved inside a node's body running in a worker process, where "
+                "the double and its records are not: return the futures from the body "
+                "instead of resolving them inside it (they then run where the double is), "
+                "or use executor='threads'")))
+        return refusal
+
+    def guarded(self, spec: Any) -> Any:
+        """``spec`` for a body sent to another process (see ``Guarded``)."""
+        return Guarded(spec, self.names)
 
     def spec_for(self, rec: Any) -> Any:
         """The spec to run ``rec`` with: its own, or a ``Replaced`` one (and the record

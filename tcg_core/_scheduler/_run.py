@@ -66,6 +66,8 @@ class Run(Lifecycle):
         self.adapter.close(cancel=cancel)
         if self.watchdog is not None:
             self.watchdog.close(cancel=cancel)
+        if self.here is not None:
+            self.here.close(cancel=cancel)
         if flying:
             LateOutcomes(self, flying, self.dispatch_late, self.expire).start()
 

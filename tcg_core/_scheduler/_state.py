@@ -88,6 +88,9 @@ class RunState:
     lost_workers: int = 0
     #: a one-thread pool for timed bodies under the serial executor
     watchdog: Adapter | None = None
+    #: threads in this process for test doubles when bodies otherwise run in other
+    #: processes (see ``Lifecycle.start``)
+    here: Adapter | None = None
     #: records another resolve owns that this one waits on: id → consumers here
     external: dict[int, list[NodeRecord]] = field(default_factory=dict)
     #: other resolves waiting on records this one owns: id → those runs

@@ -44,3 +44,32 @@ def resolves_inside(url: str) -> str:
 
 def fake_fetch(url: str) -> str:
     return f"{url},row"
+
+
+@node
+async def afetch(url: str) -> str:
+    raise ConnectionError(f"the real afetch ran for {url!r}")
+
+
+@node
+def after(x: Any, label: str) -> Any:
+    """Orders calls: a chain of after(...) runs one call at a time, first to last."""
+    return x
+
+
+def _sync_facade(func: Any) -> Any:
+    """A sync decorator over an async function (``functools.wraps`` copies the name, not
+    the async-ness): calling the result gives a coroutine."""
+    import functools
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return call
+
+
+@node
+@_sync_facade
+async def behind_a_sync_decorator(x: int) -> int:
+    return x * 2
