@@ -35,6 +35,8 @@ from pathlib import Path
 
 from tcg_core import DependencyError, GraphModel, NodeRecord, NodeState
 
+from ._text import first_line
+
 __all__ = ["describe", "root_failures"]
 
 _MAX_TREE = 30
@@ -88,8 +90,7 @@ def _error(rec: NodeRecord) -> str:
     error = rec.error
     if error is None:
         return "(no error recorded)"
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    return first_line(error)
 
 
 def _focus(records: list[NodeRecord], causes: list[NodeRecord]) -> set[int]:

@@ -21,6 +21,8 @@ import pickle
 import re
 from typing import Any
 
+from ._text import safe_text
+
 __all__ = ["Raised", "same_outcome"]
 
 _NODE_ID = re.compile(r"(?<=\w)#\d+")
@@ -35,11 +37,11 @@ class Raised:
 
     def __init__(self, exc: BaseException) -> None:
         self.kind = type(exc).__qualname__  #: the exception's type
-        self.text = _NODE_ID.sub("#…", _message(exc))  #: its message, node ids set aside
+        self.text = _NODE_ID.sub("#…", safe_text(exc))  #: its message, node ids set aside
         cause = exc.__cause__
         #: the cause's type and message, where the exception wraps a node body's error
         self.cause = (None if cause is None
-                      else (type(cause).__qualname__, _NODE_ID.sub("#…", _message(cause))))
+                      else (type(cause).__qualname__, _NODE_ID.sub("#…", safe_text(cause))))
 
     def __eq__(self, other: object) -> bool:
         return (isinstance(other, Raised) and (self.kind, self.text, self.cause)
@@ -50,13 +52,6 @@ class Raised:
 
     def __repr__(self) -> str:
         return f"raised {self.kind}: {self.text}"
-
-
-def _message(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:  # a hostile __str__: the type alone must then tell them apart
-        return "<str() raised>"
 
 
 def same_outcome(a: object, b: object) -> bool:

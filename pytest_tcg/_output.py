@@ -15,6 +15,7 @@ from tcg_core import GraphModel
 
 from ._config import FORMATS
 from ._naming import file_stem
+from ._text import first_line
 
 __all__ = ["GraphWriter"]
 
@@ -55,6 +56,4 @@ class GraphWriter:
 def _short(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return first_line(exc)

@@ -224,22 +224,21 @@ def run_body_packed(func: Callable[..., Any], args: tuple[Any, ...],
 def portable(exc: Exception) -> Exception:
     """``exc``, or a ``RemoteError`` with its type, message and traceback text when it
     does not survive a pickle round trip (the parent would fail to load it, and report
-    a dead worker instead)."""
+    a dead worker instead) or cannot describe itself (Dask would replace it with the
+    error its ``__str__`` raised): the same outcome on processes and Dask."""
     import pickle
 
     try:
+        str(exc)  # Dask describes it in the worker: one whose __str__ raises is lost there
         pickle.loads(pickle.dumps(exc))
         return exc
     except Exception:
         import traceback
 
-        from ._errors import RemoteError
+        from ._errors import RemoteError, safe_text
 
         kind = type(exc)
-        try:
-            message = str(exc)
-        except Exception:  # a user's exception that cannot describe itself
-            message = "<unprintable>"
+        message = safe_text(exc)
         remote = RemoteError(f"{kind.__module__}.{kind.__qualname__}", message,
                              "".join(traceback.format_exception(exc)))
         remote.__tcg_ran__ = getattr(exc, "__tcg_ran__", None)  # type: ignore[attr-defined]

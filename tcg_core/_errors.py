@@ -11,6 +11,22 @@ from collections.abc import Sequence
 PATH_SEPARATOR = " › "
 
 
+def safe_text(exc: BaseException) -> str:
+    """``str(exc)``, or a description of why it could not be had: a user's exception
+    whose ``__str__`` raises must never break a message, a log line or an export.
+
+    >>> class Hostile(Exception):
+    ...     def __str__(self):
+    ...         raise RuntimeError
+    >>> safe_text(Hostile())
+    '<str() of the Hostile raised RuntimeError>'
+    """
+    try:
+        return str(exc)
+    except BaseException as broken:  # any failure here must not escape
+        return f"<str() of the {type(exc).__name__} raised {type(broken).__name__}>"
+
+
 class TcgError(Exception):
     """Base class of every error tcg_core raises on purpose."""
 

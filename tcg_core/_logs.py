@@ -12,6 +12,7 @@ import logging
 import sys
 
 from ._callbacks import Callback
+from ._errors import safe_text
 from ._record import NodeRecord
 
 __all__ = ["LOGGER", "LogCallback", "VerboseCallback", "logging_callback"]
@@ -35,10 +36,11 @@ class LogCallback(Callback):
 
     def on_fail(self, record: NodeRecord, error: BaseException) -> None:
         LOGGER.info("failed %s%s: %s: %s", record.path, _took(record), type(error).__name__,
-                    error)
+                    safe_text(error))
 
     def on_retry(self, record: NodeRecord, error: BaseException) -> None:
-        LOGGER.info("retry %s after %s: %s", record.path, type(error).__name__, error)
+        LOGGER.info("retry %s after %s: %s", record.path, type(error).__name__,
+                    safe_text(error))
 
     def on_skip(self, record: NodeRecord) -> None:
         LOGGER.info("skipped %s: an input failed", record.path)
@@ -67,7 +69,8 @@ class VerboseCallback(Callback):
         self._say(record, f"done{_took(record)}")
 
     def on_fail(self, record: NodeRecord, error: BaseException) -> None:
-        self._say(record, f"failed{_took(record)}: {type(error).__name__}: {error}")
+        self._say(record, f"failed{_took(record)}: {type(error).__name__}: "
+                          f"{safe_text(error)}")
 
     def on_cache_hit(self, record: NodeRecord) -> None:
         self._say(record, "cached")

@@ -83,6 +83,27 @@ def check_bool(where: str, option: str, value: object) -> bool:
     return value
 
 
+#: The longest node name: names label diagrams, and Graphviz refuses a quoted string
+#: over 16,384 characters (with the path and the timings around it).
+MAX_NAME = 1000
+
+
+def check_name(where: str, name: object) -> str:
+    """A node name every format can write: a non-empty str of at most ``MAX_NAME``
+    characters that UTF-8 can encode (no lone surrogate)."""
+    if not isinstance(name, str) or not name:
+        raise _bad(where, "name", name, "a non-empty str", kind=TypeError)
+    if len(name) > MAX_NAME:
+        raise _bad(where, "name", name, f"at most {MAX_NAME} characters (it labels "
+                   "diagrams), not " + str(len(name)))
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(where, "name", name, "text UTF-8 can encode (it has a lone surrogate, "
+                   "which no file or diagram can hold)") from None
+    return name
+
+
 @dataclass(frozen=True)
 class NodeOptions:
     """What ``@node(...)`` was given, checked."""
@@ -103,8 +124,7 @@ class NodeOptions:
               cache: object = None, cache_key: object = None, pure: object = False,
               verbose: object = False) -> NodeOptions:
         """The checked options, or an error naming ``where`` (``node()``, ``Node()``)."""
-        if name is not None and (not isinstance(name, str) or not name):
-            raise _bad(where, "name", name, "a non-empty str", kind=TypeError)
+        checked_name = None if name is None else check_name(where, name)
         if cache is not None:
             check_bool(where, "cache", cache)
         if cache_key is not None:
@@ -118,7 +138,7 @@ class NodeOptions:
             cache_key=cache_key,
             pure=check_bool(where, "pure", pure),
             verbose=check_bool(where, "verbose", verbose),
-            name=name,
+            name=checked_name,
             nout=None if nout is None else check_int(where, "nout", nout, low=1),
             cost=None if cost is None else check_seconds(where, "cost", cost, allow_zero=True),
             retries=check_int(where, "retries", retries, low=0),

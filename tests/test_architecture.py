@@ -103,8 +103,9 @@ def test_the_schedulers_modules_import_only_the_ones_below_them(path: Path) -> N
 # The plugin's modules, lowest first: each may import only the ones before it (lazily
 # too). Pure helpers at the bottom, the per-test state and reports in the middle, the
 # fixtures above them, the hooks (plugin) and the public package on top.
-PLUGIN_LAYERS = ["_config", "_naming", "_graphs", "_stats", "_dagnodes", "_forensics",
-                 "_mock", "_html", "_longruns", "_executor", "_output", "_state", "_reports",
+PLUGIN_LAYERS = ["_text", "_outcomes", "_config", "_naming", "_graphs", "_stats",
+                 "_dagnodes", "_forensics", "_mock", "_html", "_longruns", "_executor",
+                 "_output", "_state", "_reports",
                  "_snapshot", "_timing", "_nesting", "_order", "_parallel", "_shape",
                  "_assertions", "_fixture_objects", "_fixtures", "_unused", "plugin",
                  "strategies", "__init__"]

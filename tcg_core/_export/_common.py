@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import json
+import re
 import unicodedata
 from typing import Any
 
-from .._errors import PATH_SEPARATOR, TcgError
+from .._errors import PATH_SEPARATOR, TcgError, safe_text
 from .._graph import GraphModel, NodeRecord, NodeState
 
 __all__ = ["as_model", "display_states", "error_text", "error_type", "format_seconds",
@@ -36,7 +38,7 @@ def error_text(error: BaseException | None) -> str | None:
     if error is None:
         return None
     kind = getattr(error, "type_name", None) or type(error).__name__
-    message = str(error)
+    message = safe_text(error)
     return f"{kind}: {message}" if message else str(kind)
 
 
@@ -68,17 +70,45 @@ def paths(records: list[NodeRecord]) -> dict[int, tuple[str, int]]:
     return known
 
 
-_HIDDEN = frozenset({"Cc", "Zl", "Zp"})  # control characters and Unicode line breaks
+#: Control characters, Unicode line breaks and lone surrogates (which UTF-8 cannot
+#: encode: a file holding one cannot be written).
+_HIDDEN = frozenset({"Cc", "Zl", "Zp", "Cs"})
+#: The longest line of a label drawn: Graphviz refuses a quoted string over 16,384
+#: characters, and no reader needs more of an error message in a box.
+MAX_LABEL_LINE = 2000
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters and line separators other than newline shown as
-    ``\\xNN``/``\\uNNNN`` (a raw U+2028 would split a line in DOT and Mermaid tools)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c == "\n" or unicodedata.category(c) not in _HIDDEN
-                   else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
-                   for c in text)
+    """``text`` as a drawing shows it: control characters, line separators other than
+    newline and lone surrogates as ``\\xNN``/``\\uNNNN`` (a raw U+2028 would split a
+    line in DOT and Mermaid tools), each line clipped to ``MAX_LABEL_LINE`` characters.
+
+    >>> printable("a\\u2028b\\ud800")
+    'a\\\\u2028b\\\\ud800'
+    """
+    if not text.isprintable():
+        text = "".join(c if c == "\n" or unicodedata.category(c) not in _HIDDEN
+                       else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                       for c in text)
+    if len(text) > MAX_LABEL_LINE:
+        text = "\n".join(line if len(line) <= MAX_LABEL_LINE
+                         else f"{line[:MAX_LABEL_LINE - 1]}…" for line in text.split("\n"))
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def dump_json(doc: object, *, indent: int | None) -> str:
+    """``doc`` as JSON text that keeps non-ASCII text readable and that UTF-8 can
+    encode: a lone surrogate (a name, an error message) is written as its ``\\uXXXX``
+    escape, which reads back as the same string.
+
+    >>> dump_json({"name": "caf\\u00e9\\ud800"}, indent=None)
+    '{"name": "café\\\\ud800"}'
+    """
+    text = json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def format_seconds(seconds: float) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 
 from .._errors import TcgError
 from .._graph import GraphModel, NodeRecord
-from ._common import as_model, error_text, paths
+from ._common import as_model, dump_json, error_text, paths
+from ._json_check import check_document
 
 __all__ = ["FORMAT", "VERSION", "LoadedError", "load_json", "to_json"]
 
@@ -90,7 +91,7 @@ def to_json(graph: object, *, indent: int | None = 1) -> str:
         "nodes": [_record_dict(rec, where[rec.id][0]) for rec in records],
         "edges": [[src.id, dst.id, arg] for src, dst, arg in model.edges()],
     }
-    return json.dumps(doc, indent=indent, ensure_ascii=False, allow_nan=False)
+    return dump_json(doc, indent=indent)
 
 
 def load_json(text: str | bytes) -> GraphModel:
@@ -116,31 +117,20 @@ def load_json(text: str | bytes) -> GraphModel:
     """
     try:
         doc = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise TcgError(f"load_json() expects text written by to_json(); it is not JSON: "
-                       f"{exc}") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise TcgError(f"load_json() expects a document with \"format\": \"{FORMAT}\" "
-                       "(written by tcg_core.to_json); this one has none")
-    if doc.get("version") != VERSION:
-        raise TcgError(f"load_json() reads {FORMAT} version {VERSION}, not "
-                       f"{doc.get('version')!r}; write the file again with this tcg_core")
-    try:
-        return _rebuild(doc["nodes"])
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise TcgError(f"load_json(): malformed {FORMAT} document ({type(exc).__name__}: "
-                       f"{exc})") from exc
+                       f"{type(exc).__name__}: {exc}") from None
+    return _rebuild(check_document(doc, FORMAT, VERSION))
 
 
 def _rebuild(items: list[dict[str, Any]]) -> GraphModel:
+    """The records of a checked document (``check_document``)."""
     by_id: dict[int, NodeRecord] = {}
     for item in items:
         cost = item.get("cost")
-        spec = _LoadedSpec(str(item["name"]), float(cost) if cost is not None else None)
+        spec = _LoadedSpec(item["name"], float(cost) if cost is not None else None)
         rec = NodeRecord(spec, (), None, (), ())
-        rec.id = int(item["id"])
-        if rec.id in by_id:
-            raise ValueError(f"node id {rec.id} appears twice")
+        rec.id = item["id"]
         by_id[rec.id] = rec
     for item in items:
         rec = by_id[int(item["id"])]
@@ -149,10 +139,7 @@ def _rebuild(items: list[dict[str, Any]]) -> GraphModel:
         children = item.get("children")
         rec.children = [by_id[int(c)] for c in children] if children is not None else None
         rec.inputs = tuple(by_id[int(i)] for i in item["inputs"])
-        rec.input_names = tuple(str(n) for n in item["input_names"])
-        if len(rec.inputs) != len(rec.input_names):
-            raise ValueError(f"node {rec.id}: {len(rec.inputs)} inputs but "
-                             f"{len(rec.input_names)} input_names")
+        rec.input_names = tuple(item["input_names"])
         rec.state = str(item["state"])
         rec.start = _seconds(item.get("start"))
         rec.end = _seconds(item.get("end"))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ._common import as_model, paths
+from ._common import as_model, dump_json, paths
 
 __all__ = ["to_chrome_trace"]
 
@@ -57,5 +56,4 @@ def to_chrome_trace(graph: object) -> str:
             "args": {"path": where[rec.id][0], "state": rec.state, "id": rec.id,
                      **({"cached": True} if rec.cached else {})},
         })
-    return json.dumps({"traceEvents": events, "displayTimeUnit": "ms"}, ensure_ascii=False,
-                      indent=None)
+    return dump_json({"traceEvents": events, "displayTimeUnit": "ms"}, indent=None)

@@ -18,6 +18,7 @@ from .._errors import (
     ResolveCancelled,
     SerializationError,
     TcgError,
+    safe_text,
 )
 from .._executors._base import describe_pool_failure
 from .._record import NodeRecord, NodeState
@@ -46,14 +47,6 @@ _short = _Short()
 _short.maxstring = 40
 _short.maxother = 40
 _MAX_ARGS = 4  # arguments shown of a call, each through _short
-
-
-def safe_text(exc: BaseException) -> str:
-    """``str(exc)``, or a description of why it could not be had."""
-    try:
-        return str(exc)
-    except BaseException as broken:  # any failure here must not escape
-        return f"<str() of the {type(exc).__name__} raised {type(broken).__name__}>"
 
 
 def safe_repr(value: object) -> str:

@@ -115,3 +115,15 @@ class Job:
 @node
 def job_state(job: Job) -> tuple[Any, bool]:
     return job.name, hasattr(job, "cache")
+
+
+class HostileStr(Exception):
+    """An exception that cannot describe itself: ``str()`` raises."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+@node
+def raise_given(error: BaseException) -> None:
+    raise error

@@ -437,10 +437,11 @@ def test_json_keeps_errors_and_cost(failing: GraphModel) -> None:
     ("not json", "not JSON"),
     ("[1, 2]", "format"),
     ('{"format": "other", "version": 1, "nodes": []}', "format"),
-    ('{"format": "tcg-graph", "version": 99, "nodes": []}', "version 1"),
-    ('{"format": "tcg-graph", "version": 1}', "malformed"),
+    ('{"format": "tcg-graph", "version": 99, "nodes": []}', "version must be 1, got 99"),
+    ('{"format": "tcg-graph", "version": 1}', "nodes must be a list, got None"),
     ('{"format": "tcg-graph", "version": 1, "nodes": [{"id": 1, "name": "a", '
-     '"inputs": [7], "input_names": ["x"], "state": "done"}]}', "malformed"),
+     '"inputs": [7], "input_names": ["x"], "state": "done"}]}',
+     r"nodes\[0\]\.inputs\[0\] must be the id of a node of the document, got 7"),
 ])
 def test_load_json_rejects_other_documents(text: str, message: str) -> None:
     with pytest.raises(TcgError, match=message):
