@@ -139,6 +139,8 @@ class Observers:
     def __init__(self, callbacks: Iterable[Callback]) -> None:
         self.callbacks = list(dict.fromkeys(callbacks))  # one call per event each
         self._warned: set[tuple[int, str]] = set()
+        #: ``on_resolve_end`` was called: bodies a fail-fast left running end unheard
+        self.ended = False
         self.by_event: dict[str, list[Any]] = {}
         for name in (*EVENTS, *_BRACKETS):
             base = getattr(Callback, name)
@@ -148,14 +150,25 @@ class Observers:
     def emit(self, event: str, *args: Any) -> None:
         """Call every callback's ``event`` method; one that raises is warned of once."""
         methods = self.by_event[event]
-        if not methods:
+        if not methods or self.ended:
             return
         with _EMIT:
-            for method in methods:
-                try:
-                    method(*args)
-                except Exception as exc:
-                    self._warn(method, event, exc)
+            if not self.ended:  # checked again under the lock: end() may have won
+                self._call(methods, event, args)
+
+    def _call(self, methods: list[Any], event: str, args: tuple[Any, ...]) -> None:
+        for method in methods:
+            try:
+                method(*args)
+            except Exception as exc:
+                self._warn(method, event, exc)
+
+    def end(self) -> None:
+        """``on_resolve_end``, the last call any callback gets from this resolve: a body
+        left running by a fail-fast ends later, on another thread, unannounced."""
+        with _EMIT:
+            self._call(self.by_event["on_resolve_end"], "on_resolve_end", ())
+            self.ended = True
 
     def added(self, records: list[NodeRecord]) -> None:
         """``on_add`` for each record a run just claimed."""

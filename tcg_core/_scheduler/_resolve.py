@@ -49,7 +49,7 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
             run.run_to_end(records)
     finally:
         if run.observers is not None:
-            run.observers.emit("on_resolve_end")
+            run.observers.end()
     if run.failures:
         if options.keep_going:
             raise NodeFailures(run.failures)

@@ -13,6 +13,7 @@ import pytest
 
 from tcg_core import Callback, CallbackWarning, NodeError, NodeFailures, node, resolve
 from tests.core import _nodes_for_cache as C
+from tests.core import _nodes_for_processes as P
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -247,3 +248,31 @@ def test_callbacks_and_check_mutation_work_together(executor: str) -> None:
     rec = Recorder()
     assert C.inc(C.inc(1)).resolve(executor, callbacks=[rec], check_mutation=True) == 3
     assert rec.count("start") == rec.count("finish") == 2
+
+
+class Bracketed(Recorder):
+    def on_resolve_end(self) -> None:
+        self.events.append(("resolve_end", ""))
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("kind", ["threads", "processes", "dask"])
+def test_no_callback_after_on_resolve_end_when_fail_fast_left_a_body_running(
+        kind: str, tmp_path: Any, request: pytest.FixtureRequest) -> None:
+    # Serial and a shuffled order run one body at a time: at a failure nothing is in
+    # flight, so nothing can end after the resolve (the bracket test above covers them).
+    executor = request.getfixturevalue("dask_client") if kind == "dask" else kind
+    log = str(tmp_path)
+    recorder = Bracketed()
+    nap = P.gated_nap(log, "nap")
+    boom = P.urgent_boom(log, "first")
+    try:
+        with pytest.raises(NodeError, match="first broke"):
+            resolve(nap, boom, executor=executor, max_workers=2, inline_tiny=False,
+                    callbacks=[recorder])
+    finally:
+        P.open_gate(log)
+    assert P.settled([nap.node], 60.0)
+    for late in [t for t in threading.enumerate() if t.name == "tcg-late-outcomes"]:
+        late.join(60.0)  # the nap's late outcome has been dispatched
+    assert recorder.events[-1] == ("resolve_end", ""), recorder.events
