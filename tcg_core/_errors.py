@@ -100,6 +100,11 @@ class ResolveCancelled(TcgError):
     """The resolve was stopped (the executor shut down under it)."""
 
 
+class ClusterGone(ResolveCancelled):
+    """The Dask client closed under a resolve: the resolve stops (as on Ctrl-C), and the
+    nodes it had not finished go back to pending for the next resolve."""
+
+
 class RemoteError(TcgError):
     """An exception raised in a worker process that could not be unpickled here (its
     class is unknown in this process, or it cannot be rebuilt from its arguments).

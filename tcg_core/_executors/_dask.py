@@ -13,9 +13,9 @@ import functools
 from queue import SimpleQueue
 from typing import Any
 
-from .._errors import ResolveCancelled, TcgError
+from .._errors import ClusterGone, ResolveCancelled, TcgError
 from ._pool import ProcessAdapter
-from ._remote import RemoteCall, run_task, take
+from ._remote import RemoteCall, bodies_ended, run_task, take
 
 _CLOSED_FIX = ("pass a connected client (or executor='dask' to start a local cluster)")
 
@@ -84,6 +84,13 @@ class DaskAdapter(ProcessAdapter):
         found = self._client.run(take, token, on_error="ignore")
         return [entry for entries in found.values() for entry in entries]
 
+    def bodies_ended(self, keys: list[str]) -> set[str]:
+        """Of these tasks (of nodes with ``timeout=``), those whose body has ended and
+        whose children are running: asked of every worker in one request."""
+        found = self._client.run(bodies_ended, keys, on_error="ignore")
+        return {key for keys_found in found.values() if isinstance(keys_found, list)
+                for key in keys_found}
+
     def cancel(self, keys: list[str]) -> None:
         """Stop tasks sent with ``send`` (a stopped resolve)."""
         futures = [self._futures[k] for k in keys if k in self._futures]
@@ -132,10 +139,14 @@ def _tell(events: SimpleQueue[Any], event_key: Any, future: Any) -> None:
             return
         if status == "cancelled":
             client = getattr(future.client, "status", "running")
-            why = (f"the distributed.Client was shut down while the resolve ran (it is "
-                   f"{client}); {_CLOSED_FIX}" if client != "running" else
-                   "it was cancelled on the cluster (client.cancel, or a scheduler restart)")
-            events.put((event_key, False, ResolveCancelled(f"its Dask task was cancelled: {why}")))
+            if client != "running":  # the whole resolve stops; its nodes stay pending
+                events.put((event_key, False, ClusterGone(
+                    f"the resolve stopped: the distributed.Client was shut down while it "
+                    f"ran (it is {client}); {_CLOSED_FIX}")))
+                return
+            events.put((event_key, False, ResolveCancelled(
+                "its Dask task was cancelled: it was cancelled on the cluster "
+                "(client.cancel, or a scheduler restart)")))
             return
         error = future.exception()
         trace = future.traceback()

@@ -93,7 +93,9 @@ class RemoteCall:
         #: ``nest(call, value, children) -> (value, child records)``: run the children a
         #: body created on the cluster and return its final value
         self.nest = nest
-        self.context = context  #: what ``nest`` needs of the resolve (options, depth)
+        #: what the worker needs of the resolve: ``(options, depth, the enclosing node
+        #: ids, whether the node has a timeout=)``
+        self.context = context
 
     def __dask_tokenize__(self) -> str:
         # Dask names a graph by hashing its tasks; the key is unique already, and
@@ -139,6 +141,25 @@ def _register(token: str, key: str, meta: tuple[Any, ...]) -> None:
         entry[1].append((key, meta))
 
 
+_BODIES_ENDED: dict[str, float] = {}  # task key → when its body ended (timed nodes)
+
+
+def _note_body_ended(key: str) -> None:
+    with _REGISTRY_LOCK:
+        now = time.monotonic()
+        if len(_BODIES_ENDED) > 1000:  # never asked for: their resolves are gone
+            for old in [k for k, made in _BODIES_ENDED.items() if now - made > STALE_AFTER]:
+                del _BODIES_ENDED[old]
+        _BODIES_ENDED[key] = now
+
+
+def bodies_ended(keys: list[str]) -> list[str]:
+    """Of these task keys, those whose body ended in this process and whose children
+    run now (removed from the registry)."""
+    with _REGISTRY_LOCK:
+        return [key for key in keys if _BODIES_ENDED.pop(key, None) is not None]
+
+
 def take(token: str) -> list[tuple[str, tuple[Any, ...]]]:
     """What ran in this process for the resolve ``token`` since the last call (removed):
     ``(key, (start, end, worker, child records or None))`` per task."""
@@ -180,6 +201,10 @@ def run_task(call: RemoteCall, *values: Any) -> Any:
         if children or value.__class__ not in PLAIN:
             scan_futures(value, returned)
         if children or returned:
+            if call.context is not None and call.context[3]:
+                # Its body ended: a timeout= covers the body, not the children that
+                # now run (the client asks, at the deadline, ``bodies_ended``).
+                _note_body_ended(call.key)
             if call.nest is None:
                 raise RuntimeError("internal error: a task with children and no way to "
                                    "run them")

@@ -14,6 +14,8 @@ Two more transitions join the lifecycle (``_lifecycle``)::
     running ─skip─▶ skipped                  (handed over, and an input failed)
     running ─resend─▶ ready                  (handed over, an input failed, its retry
                                               succeeded)
+    done ─lost─▶ failed                      (its value was lost on the cluster before
+                                              it could be fetched)
 
 Every node but one with ``timeout=`` hands its consumers over (the client fails such a
 node at its deadline, while its task may still end well). A node with ``timeout=`` is
@@ -34,7 +36,7 @@ from dataclasses import replace
 from time import perf_counter
 from typing import Any
 
-from .._errors import RecursionDepthError, TcgError
+from .._errors import CycleError, RecursionDepthError, TcgError
 from .._executors._dask import DaskAdapter
 from .._executors._remote import NestedFailure, Remote, RemoteCall
 from .._record import Handle, NodeRecord, NodeState
@@ -48,6 +50,7 @@ from ._stopping import abandon
 __all__ = ["HandoverRun", "run_children"]
 
 PENDING, READY, RUNNING = NodeState.PENDING, NodeState.READY, NodeState.RUNNING
+WAITING = NodeState.WAITING
 DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
 
 #: Tasks per graph sent at once: a big graph goes out in pieces the cluster can start on.
@@ -82,6 +85,9 @@ class HandoverRun(Run):
         self.readers: dict[NodeRecord, int] = {}
         #: how deep this run's nodes are nested (a run of children on a worker: > 0)
         self.depth = 0
+        #: ids of the nodes enclosing this run's nodes, outermost first (a run of
+        #: children on a worker: its parent's lineage and the parent)
+        self.lineage: tuple[int, ...] = ()
         #: the options a run of children on a worker gets (the client stays here)
         self.options_for_children = replace(self.options, executor=None, callbacks=())
         #: handed-over nodes whose task failed for an input whose own outcome is to come
@@ -141,7 +147,28 @@ class HandoverRun(Run):
         slots = tuple(found)
         return RemoteCall(key, rec.name, self.adapter._callable(spec, args, kwargs), args,
                           kwargs, slots, self.token, rec.spec.nout, run_children,
-                          (self.options_for_children, self.depth))
+                          (self.options_for_children, self.depth,
+                           (*self.lineage, rec.id), rec.spec.timeout is not None))
+
+    def expire(self) -> None:
+        """As ``Run.expire``, but a ``timeout=`` covers the body only, as on every other
+        executor: a body that ended in time and whose children run inside its task (see
+        ``run_children``) is not failed at its deadline."""
+        now = perf_counter()
+        due = {self.remotes[rec].key: rec for when, _, rec, attempt in self.deadlines
+               if when <= now and self.in_flight.get(rec) == attempt and rec in self.remotes}
+        if due:
+            try:
+                ended = self.adapter.bodies_ended(list(due))
+            except Exception:  # the cluster cannot say: the deadline stands
+                ended = set()
+            if ended:
+                kept = {due[key] for key in ended}
+                self.deadlines = [d for d in self.deadlines if d[2] not in kept]
+                heapq.heapify(self.deadlines)
+                for rec in kept:
+                    self.hand_over(rec)
+        super().expire()
 
     def hand_over(self, rec: NodeRecord) -> None:
         """``rec``'s task is final when it ends: its consumers need not wait for it.
@@ -377,9 +404,13 @@ class HandoverRun(Run):
     def lost(self, rec: NodeRecord, exc: BaseException) -> None:
         """done → failed: the cluster computed the value but lost it before it could be
         fetched (a worker died, the client closed). The only change of a finished node:
-        a done node must never hand out a placeholder for its value."""
+        a done node must never hand out a placeholder for its value, and it cannot go
+        back to pending, since its arguments (and its inputs' values) are gone."""
+        how = ("the resolve stopped (the client closed, or Ctrl-C) before it was fetched"
+               if self.interrupted else f"{type(exc).__name__}: {exc}")
         error = TcgError(f"node {rec.name!r} ({rec.path}) ran on the Dask cluster, but its "
-                         f"value could not be fetched: {type(exc).__name__}: {exc}")
+                         f"value could not be fetched: {how}; build the graph again to "
+                         "compute it")
         error.__cause__ = exc
         rec.state = FAILED
         rec.error = error
@@ -432,7 +463,7 @@ def run_children(call: RemoteCall, value: Any, children: list[Handle]) -> tuple[
     no slot the children need (Dask's tasks that launch tasks)."""
     import distributed
 
-    options, depth = call.context
+    options, depth, lineage, _ = call.context
     if depth + 1 >= options.max_depth:
         raise RecursionDepthError(
             f"nodes nested {depth + 2} deep (… › {call.name} › "
@@ -443,12 +474,20 @@ def run_children(call: RemoteCall, value: Any, children: list[Handle]) -> tuple[
     scan_futures(value, returned)
     kids = [f._record for f in children]
     returned_records = {h._record for h in returned}
+    for target in returned_records:
+        # Only an unfinished node that has started can enclose this one (a cluster of
+        # threads shares the client's records; in worker processes none can be).
+        if target.id in lineage and target.state in (RUNNING, WAITING):
+            raise CycleError(
+                f"node {call.name!r} returns the future of {target.name!r}, which is "
+                "itself or encloses it, so it would wait on itself forever")
     for kid in kids:
         if kid not in returned_records:
             kid.returned = False
     waits = list(dict.fromkeys([*kids, *returned_records]))
     run = HandoverRun(DaskAdapter.in_worker(), options, False, generation())
     run.depth = depth + 1
+    run.lineage = lineage
     distributed.secede()  # type: ignore[no-untyped-call]
     try:
         run.run_to_end(waits)

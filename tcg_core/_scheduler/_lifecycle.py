@@ -47,7 +47,7 @@ from typing import Any
 from weakref import ref as _weakref
 
 from .._context import FRAME, BodyFrame, await_returned
-from .._errors import TcgError
+from .._errors import ClusterGone, TcgError
 from .._executors._base import Adapter
 from .._executors._threads import ThreadsAdapter
 from .._record import Handle, NodeRecord, NodeState
@@ -77,7 +77,7 @@ PENDING, READY, RUNNING, WAITING = (NodeState.PENDING, NodeState.READY, NodeStat
 DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
 
 #: Exceptions that stop a resolve instead of failing a node.
-STOPS = (KeyboardInterrupt, SystemExit)
+STOPS = (KeyboardInterrupt, SystemExit, ClusterGone)
 
 
 class Lifecycle(RunState):

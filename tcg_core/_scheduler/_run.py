@@ -54,6 +54,7 @@ class Run(Lifecycle):
         try:
             self.execute(roots)
         except BaseException:
+            self.interrupted = True
             self.shut_down(cancel=True)
             raise
         self.shut_down(cancel=bool(self.failures))

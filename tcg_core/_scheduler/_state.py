@@ -91,6 +91,8 @@ class RunState:
     #: threads in this process for test doubles when bodies otherwise run in other
     #: processes (see ``Lifecycle.start``)
     here: Adapter | None = None
+    #: the resolve is stopping on an exception (Ctrl-C, a closed Dask client), not ending
+    interrupted: bool = False
     #: records another resolve owns that this one waits on: id → consumers here
     external: dict[int, list[NodeRecord]] = field(default_factory=dict)
     #: other resolves waiting on records this one owns: id → those runs

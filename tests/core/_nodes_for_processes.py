@@ -423,3 +423,16 @@ def long_frame(a: int, b: int) -> Any:
 def fan_children(n: int) -> int:
     """A parent with n children (identity(0..n-1)), none of which it waits for."""
     return pair(n, [identity(i) for i in range(n)])
+
+
+@node(timeout=1.0)
+def timed_parent(log_dir: str, x: int) -> Any:
+    """A parent whose body returns at once; its child waits at the gate, past any
+    deadline the parent's body could have, until the test opens it."""
+    return identity_after_gate(log_dir, x)
+
+
+@node
+def identity_after_gate(log_dir: str, x: int) -> int:
+    _gated(log_dir, "child")
+    return x
