@@ -10,7 +10,6 @@ through the client's ``concurrent.futures`` facade (``submit``), as on processes
 from __future__ import annotations
 
 import contextlib
-
 import functools
 from queue import SimpleQueue
 from typing import Any
