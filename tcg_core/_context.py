@@ -194,6 +194,37 @@ def run_body(func: Callable[..., Any], args: tuple[Any, ...],
     return value, frame.futures, start, end, worker_name()
 
 
+#: In a worker process, while a body sent by a resolve with test doubles active runs:
+#: the names of the replaced nodes, which a resolve inside that body must refuse (the
+#: doubles and their records live in the process that started the resolve).
+REPLACED_ELSEWHERE: ContextVar[frozenset[str]] = ContextVar("tcg_replaced_elsewhere",
+                                                             default=frozenset())
+
+
+class MarkedBody:
+    """A body sent to a worker process with the names of the nodes replaced by test
+    doubles in the resolve that sent it (set in ``REPLACED_ELSEWHERE`` while it runs)."""
+
+    __slots__ = ("func", "names")
+
+    def __init__(self, func: Any, names: frozenset[str]) -> None:
+        self.func = func  #: what would have been sent: a node function, or a view of one
+        self.names = names  #: the replaced nodes' names
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MarkedBody, (self.func, self.names))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        func = self.func
+        if getattr(type(func), "_tcg_node", False) is True:  # as run_body unwraps it
+            func = func.body
+        token = REPLACED_ELSEWHERE.set(self.names)
+        try:
+            return func(*args, **kwargs) if kwargs else func(*args)
+        finally:
+            REPLACED_ELSEWHERE.reset(token)
+
+
 class Packed:
     """A body's outcome as one object, so a transport that serialises the items of a
     tuple one by one (Dask does) still keeps a child future and the same future in the

@@ -42,6 +42,11 @@ class Adapter:
                events: SimpleQueue[Any], key: Any) -> None:
         raise NotImplementedError
 
+    def mark_replaced(self, names: frozenset[str]) -> None:
+        """The resolve has test doubles for these node names: an adapter that sends
+        bodies to other processes marks them (``MarkedBody``), so that a resolve inside
+        a body there refuses those nodes. Adapters in this process need nothing."""
+
     def abandon_worker(self) -> bool:
         """A body timed out and still occupies its worker: make up for the lost slot.
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
-from .._context import Packed, run_body, run_body_packed
+from .._context import MarkedBody, Packed, run_body, run_body_packed
 from .._errors import ResolveCancelled
 from ._base import Adapter
 
@@ -102,6 +102,8 @@ class ProcessAdapter(PoolAdapter):
     def __init__(self, executor: cf.Executor, *, owned: bool, workers: int | None = None) -> None:
         super().__init__(executor, owned=owned, workers=workers)
         self._checked: dict[int, Any] = {}
+        #: names of the nodes the resolve replaces by test doubles (``mark_replaced``)
+        self.replaced: frozenset[str] = frozenset()
         self.kills_on_cancel = owned
 
     @classmethod
@@ -122,19 +124,20 @@ class ProcessAdapter(PoolAdapter):
 
     def _callable(self, spec: Any, args: tuple[Any, ...],
                   kwargs: dict[str, Any] | None) -> Any:
-        shipped = getattr(spec, "shipped", None)
-        if shipped is not None:
-            # A spec view that says what travels (a node marked while overrides are
-            # active, ``Guarded``); the node would go by reference otherwise.
-            return shipped(args, kwargs)
         # The NodeFunction itself travels (by name or by value); run_body unwraps it in
         # the worker. Checked once per node function and resolve.
         shipped = self._checked.get(id(spec))
         if shipped is None:
             from ._shipping import shippable
 
-            shipped = self._checked[id(spec)] = shippable(spec)
+            shipped = shippable(spec)
+            if self.replaced:
+                shipped = MarkedBody(shipped, self.replaced)
+            self._checked[id(spec)] = shipped
         return shipped
+
+    def mark_replaced(self, names: frozenset[str]) -> None:
+        self.replaced = names
 
     def abandon_worker(self) -> bool:
         # Our own pool grows by one process to replace the stuck one. This reaches into

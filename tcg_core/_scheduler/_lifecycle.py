@@ -109,11 +109,8 @@ class Lifecycle(RunState):
             if self.watchdog is None:
                 self.watchdog = ThreadsAdapter(1)
             adapter = self.watchdog
-        elif adapter.isolated and self.overrides is not None:
-            if getattr(spec, "_tcg_replaced", False):
-                adapter = self.adapter_here()
-            else:
-                spec = self.overrides.guarded(spec)
+        elif adapter.isolated and getattr(spec, "_tcg_replaced", False):
+            adapter = self.adapter_here()
         attempt = rec.attempts
         submitted = perf_counter()
         rec._ran = (submitted, None, None)

@@ -149,6 +149,9 @@ class _CheckingAdapter(Adapter):
     def abandon_worker(self) -> bool:
         return self.inner.abandon_worker()
 
+    def mark_replaced(self, names: frozenset[str]) -> None:
+        self.inner.mark_replaced(names)
+
     def close(self, *, cancel: bool) -> None:
         self.inner.close(cancel=cancel)
 

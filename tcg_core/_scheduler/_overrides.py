@@ -10,7 +10,7 @@ Why a replacement runs in the calling process on every executor: a double keeps 
 ``Mock``'s ``side_effect`` sequence, its call records, a counter in a closure), and a
 copy shipped to a worker process per task would restart it there. So under processes
 and Dask the scheduler runs ``Replaced`` specs on threads of its own process
-(``Lifecycle.adapter_here``), and every other body travels marked (``Guarded``) so that
+(``Lifecycle.adapter_here``), and every other body travels marked (``MarkedBody``) so that
 a resolve *inside* a body in a worker refuses a replaced node with an error that says
 why, instead of running the real body.
 """
@@ -21,13 +21,13 @@ import inspect
 import reprlib
 import threading
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import Any
 from unittest.mock import call
 
+from .._context import REPLACED_ELSEWHERE
 from .._errors import ReplacementError
 
-__all__ = ["Guarded", "Override", "Overrides", "Replaced", "current", "override"]
+__all__ = ["Override", "Overrides", "Replaced", "current", "override"]
 
 _short = reprlib.Repr()
 _short.maxstring = 40
@@ -39,16 +39,10 @@ _current: Overrides | None = None  # their merged view; None while none is activ
 _UNCHECKED: Any = object()
 
 
-#: In a worker process, while a body sent from a resolve with overrides active runs: the
-#: names of the replaced nodes, which a resolve inside that body must refuse.
-_replaced_elsewhere: ContextVar[frozenset[str]] = ContextVar("tcg_replaced_elsewhere",
-                                                             default=frozenset())
-
-
 def current() -> Overrides | None:
     """What a run created now replaces (``None`` while no override is active)."""
     if _current is None:
-        names = _replaced_elsewhere.get()
+        names = REPLACED_ELSEWHERE.get()
         return Overrides.refusing(names) if names else None
     return _current
 
@@ -153,52 +147,6 @@ class Replaced:
         self.mean_duration = seconds if mean is None else 0.8 * mean + 0.2 * seconds
 
 
-class Guarded:
-    """A node's own spec in a run whose bodies go to other processes while overrides are
-    active: the body travels wrapped so that a resolve inside it, in the worker, refuses
-    the replaced nodes (the doubles and their records live in this process)."""
-
-    __slots__ = ("names", "node")
-    #: stands in for a node function: a worker runs what ``shipped`` returns
-    _tcg_node = True
-
-    def __init__(self, node: Any, names: frozenset[str]) -> None:
-        self.node = node  #: the node function
-        self.names = names  #: the replaced nodes' names
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.node, name)
-
-    def shipped(self, args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> Any:
-        """The node's body as a worker runs it: marked with the replaced names."""
-        from .._executors._shipping import shippable
-
-        return _MarkedBody(shippable(self.node), self.names)
-
-
-class _MarkedBody:
-    """A body running in a worker process, with the names of the replaced nodes set."""
-
-    __slots__ = ("func", "names")
-
-    def __init__(self, func: Any, names: frozenset[str]) -> None:
-        self.func = func
-        self.names = names
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_MarkedBody, (self.func, self.names))
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        func = self.func
-        if getattr(type(func), "_tcg_node", False) is True:  # a node sent by reference
-            func = func.body
-        token = _replaced_elsewhere.set(self.names)
-        try:
-            return func(*args, **kwargs) if kwargs else func(*args)
-        finally:
-            _replaced_elsewhere.reset(token)
-
-
 class Overrides:
     """The replacements active when a run was created, merged (innermost wins)."""
 
@@ -231,9 +179,6 @@ class Overrides:
                 "or use executor='threads'")))
         return refusal
 
-    def guarded(self, spec: Any) -> Any:
-        """``spec`` for a body sent to another process (see ``Guarded``)."""
-        return Guarded(spec, self.names)
 
     def spec_for(self, rec: Any) -> Any:
         """The spec to run ``rec`` with: its own, or a ``Replaced`` one (and the record

@@ -125,6 +125,8 @@ class RunState:
         #: with its own ``pick`` (a shuffled run) chooses without them
         self.ordered = (self.adapter.workers > 1 and not self.adapter.inline
                         and self.adapter.pick is None)
+        if self.overrides is not None:
+            self.adapter.mark_replaced(self.overrides.names)
 
     def queue_ready(self, rec: NodeRecord) -> None:
         """Put a ready node in the queue that fits the run's policy."""

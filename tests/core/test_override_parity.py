@@ -89,3 +89,12 @@ def test_a_resolve_inside_a_worker_body_refuses_a_replaced_node(
         else:
             assert resolve(O.resolves_inside("u"), executor=every_executor) == ("u,row",)
             assert o.calls(O.fetch) == [call("u")]
+
+
+def test_check_mutation_is_honoured_while_an_override_is_active(every_executor: Any) -> None:
+    from tcg_core import InputMutationError
+    from tests.core import _nodes_for_processes as P
+
+    with override({O.fetch: "x"}), pytest.raises(InputMutationError, match="append_to"):
+        resolve(P.append_to(P.fresh_list(), "a"), O.fetch("u"), executor=every_executor,
+                check_mutation=True)
