@@ -15,6 +15,8 @@ The assertions below work with or without it. Hypothesis strategies live in
 >>> assert_graph_shape(inc(inc(1)), {"inc#2": {"inc#1"}})
 """
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:

@@ -6,6 +6,8 @@ here, over the measurements of ``_timing``.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Callable
 from typing import Any
 

@@ -7,6 +7,8 @@ value goes through the same function, so both spellings accept the same things.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import hashlib
 import os
 import random

@@ -10,6 +10,8 @@ a worker process finds the same function under the same name.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import itertools
 import re
 import time

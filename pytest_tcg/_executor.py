@@ -5,6 +5,8 @@ fixture and by the resolvers the other fixtures hand out.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import os
 import sys
 from collections.abc import Callable

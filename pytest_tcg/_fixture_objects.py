@@ -6,6 +6,8 @@ only a test that asks for one of these fixtures pays for it.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

@@ -29,6 +29,8 @@ around it:
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path

@@ -3,6 +3,8 @@ name-labelled views the assertions and snapshots compare."""
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable

@@ -8,6 +8,8 @@ Under pytest-xdist the controller writes it once, from the rows the workers sent
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import base64
 import html
 from collections import Counter

@@ -13,6 +13,8 @@ never in xdist workers, which have no terminal.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import os
 import shutil
 import tempfile

@@ -3,6 +3,8 @@ teardown, where a replacement that never ran fails the test (a typo must not pas
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 

@@ -5,6 +5,8 @@ the end of a session that never used the engine does not load it.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import hashlib
 import os
 import re

@@ -11,6 +11,8 @@ the cause, since every later difference may only be inherited from it.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import random
 import reprlib
 from collections.abc import Callable

@@ -16,6 +16,8 @@ result and for each node's value.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import math
 import pickle
 import re

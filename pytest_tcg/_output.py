@@ -7,6 +7,8 @@ it into place, so nobody ever sees a partial file.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from dataclasses import dataclass
 from pathlib import Path
 

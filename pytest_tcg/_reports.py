@@ -18,6 +18,8 @@ They keep the reports honest and useful:
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any

@@ -21,6 +21,8 @@ inside ``load``, nor ``"x#2"`` as the second ``x``. Other names are unchanged.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import json
 import re
 from collections import Counter

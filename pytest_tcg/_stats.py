@@ -6,6 +6,8 @@ Under pytest-xdist every worker keeps its own ``Stats``, sends it as a plain dic
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any

@@ -31,6 +31,8 @@ can move a median.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import os
 import statistics
 import sys

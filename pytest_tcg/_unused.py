@@ -19,6 +19,8 @@ it used go in its ``Stats``); the controller, which sees every test's reports, d
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import os
 from pathlib import Path
 from typing import Any

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 

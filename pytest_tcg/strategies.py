@@ -12,6 +12,8 @@ imports this module).
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from typing import Any
 
 from hypothesis import strategies as st

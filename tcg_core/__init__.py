@@ -8,6 +8,8 @@
 7
 """
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from typing import TYPE_CHECKING, Any
 
 from ._cache import CacheWarning, cache_dir

@@ -18,6 +18,8 @@ read must cost nothing), and only writes pass through a rule.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Callable
 from typing import Any
 

@@ -26,6 +26,8 @@ while a test double replaced one of those nodes is never stored.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import contextlib
 import functools
 import hashlib

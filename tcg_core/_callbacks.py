@@ -9,6 +9,8 @@ raises is reported once (``CallbackWarning``) and the run goes on.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import threading
 import warnings
 from collections.abc import Iterable

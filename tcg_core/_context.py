@@ -7,6 +7,8 @@ innermost frame, so a body running inside a ``with Graph():`` block shadows it.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import contextlib
 import contextvars
 import os
@@ -242,14 +244,72 @@ class Packed:
         self.payload = state
 
 
+class Raised:
+    """A body's exception on its way back from a worker process, with the traceback text
+    of the user's frames only (``concurrent.futures`` would attach the whole worker
+    stack, tcg's frames first)."""
+
+    __slots__ = ("error", "trace")
+
+    def __init__(self, error: Exception, trace: str) -> None:
+        self.error = error  #: the exception, as ``portable`` made it
+        self.trace = trace  #: where it was raised, user frames only
+
+    def __getstate__(self) -> tuple[Exception, str]:
+        return self.error, self.trace
+
+    def __setstate__(self, state: tuple[Exception, str]) -> None:
+        self.error, self.trace = state
+
+    def received(self) -> Exception:
+        """The exception in the parent, its worker traceback chained as its cause."""
+        error = self.error
+        if error.__cause__ is None and self.trace:
+            error.__cause__ = WorkerTraceback(self.trace)
+        return error
+
+
+class WorkerTraceback(Exception):
+    """Stands for the traceback of an exception raised in a worker process (its frames
+    cannot cross a process boundary): the text, the user's frames only."""
+
+    def __str__(self) -> str:
+        return f"\n{self.args[0]}" if self.args else ""
+
+
+WorkerTraceback.__module__ = "tcg_core"  # printed as such above a worker's traceback
+
+
 def run_body_packed(func: Callable[..., Any], args: tuple[Any, ...],
-                    kwargs: dict[str, Any] | None) -> Packed:
-    """``run_body`` for workers in other processes: the outcome travels as one object,
-    and an exception the parent could not unpickle travels as a ``RemoteError``."""
+                    kwargs: dict[str, Any] | None) -> Packed | Raised:
+    """``run_body`` for workers in other processes: the outcome travels as one object
+    (``Raised`` for an exception; one the parent could not unpickle travels as a
+    ``RemoteError``)."""
     try:
         return Packed(run_body(func, args, kwargs))
     except Exception as exc:
-        raise portable(exc) from None
+        return Raised(portable(exc), user_traceback(exc))
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback text of ``exc`` without tcg's own frames (those whose module sets
+    ``__tracebackhide__``): the user's body and what it called."""
+    import traceback
+    from types import TracebackType
+
+    kept: list[Any] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        if not tb.tb_frame.f_globals.get("__tracebackhide__"):
+            kept.append(tb)
+        tb = tb.tb_next
+    rebuilt: TracebackType | None = None
+    for entry in reversed(kept):
+        rebuilt = TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    try:
+        return "".join(traceback.format_exception(type(exc), exc, rebuilt)).rstrip()
+    except Exception:  # a hostile exception: the type is all there is to say
+        return f"{type(exc).__name__} (its traceback could not be formatted)"
 
 
 def portable(exc: Exception) -> Exception:
@@ -264,13 +324,11 @@ def portable(exc: Exception) -> Exception:
         pickle.loads(pickle.dumps(exc))
         return exc
     except Exception:
-        import traceback
-
         from ._errors import RemoteError, safe_text
 
         kind = type(exc)
         message = safe_text(exc)
         remote = RemoteError(f"{kind.__module__}.{kind.__qualname__}", message,
-                             "".join(traceback.format_exception(exc)))
+                             user_traceback(exc))
         remote.__tcg_ran__ = getattr(exc, "__tcg_ran__", None)  # type: ignore[attr-defined]
         return remote

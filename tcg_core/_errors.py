@@ -6,6 +6,8 @@ there is one, the fix. The original exception is chained as ``__cause__``.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Sequence
 
 PATH_SEPARATOR = " › "
@@ -126,3 +128,12 @@ class RemoteError(TcgError):
 
     def __reduce__(self) -> tuple[type[RemoteError], tuple[str, str, str]]:
         return RemoteError, (self.remote_type, self.remote_message, self.remote_traceback)
+
+
+# Tracebacks and reprs name the public module (``tcg_core.NodeError``), where users import
+# them from; pickling finds them there too.
+for _public in (TcgError, NodeError, InputMutationError, NodeTimeoutError, NodeFailures,
+                DependencyError, RecursionDepthError, CycleError, SerializationError,
+                ReplacementError, ResolveCancelled, RemoteError):
+    _public.__module__ = "tcg_core"
+del _public

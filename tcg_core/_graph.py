@@ -6,6 +6,8 @@ This module knows nothing of execution or drawing. The scheduler fills records i
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from collections.abc import Iterable, Iterator
 
 from ._record import NodeRecord, NodeState

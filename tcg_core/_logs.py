@@ -8,6 +8,8 @@ application that does not log pays nothing per node.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import logging
 import sys
 

@@ -8,6 +8,8 @@ and neither is NaN or infinity as a duration.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass

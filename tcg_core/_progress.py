@@ -8,6 +8,8 @@ failures so far. By default it draws only when its stream is a terminal.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import os
 import sys
 from time import perf_counter

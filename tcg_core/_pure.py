@@ -13,6 +13,8 @@ the key up under ``try``): never an error in the call.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import math
 from decimal import Decimal
 from typing import Any

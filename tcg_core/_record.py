@@ -8,6 +8,8 @@ read its value) without importing the user's handle class above it.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import itertools
 from typing import Any
 from weakref import ref as _weakref

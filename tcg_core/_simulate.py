@@ -7,6 +7,8 @@ list schedule the same DAG gets (critical-path-first, like the real scheduler).
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import heapq
 import itertools
 from dataclasses import dataclass, field

@@ -12,6 +12,8 @@ scheduler that uses it sit below the ``Future`` class itself.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import copy
 import dataclasses
 import reprlib

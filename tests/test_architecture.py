@@ -191,3 +191,11 @@ def pytest_unconfigure(config):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["LOADED AT THE END: []", "TCG PER-TEST PLUGINS: []"])
+
+
+@pytest.mark.parametrize("path", sorted([*CORE.rglob("*.py"), *PLUGIN.glob("*.py")]),
+                         ids=lambda p: str(p.relative_to(p.parents[1])))
+def test_every_module_hides_its_frames_from_a_failing_test(path: Path) -> None:
+    # pytest reads __tracebackhide__ from a frame's globals: every tcg module sets it,
+    # so a failing test's traceback opens with the user's code (--full-trace shows all).
+    assert "\n__tracebackhide__ = True" in path.read_text(encoding="utf-8")

@@ -7,6 +7,8 @@ The scheduler never blocks on an adapter; it only waits on its own event queue.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import os
 from typing import Any
 

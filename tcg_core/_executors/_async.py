@@ -9,6 +9,8 @@ cannot tell them apart. Started on first use; a forked child starts its own.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import contextlib
 import os
 import threading

@@ -9,6 +9,8 @@ through the client's ``concurrent.futures`` facade (``submit``), as on processes
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import contextlib
 import functools
 from queue import SimpleQueue

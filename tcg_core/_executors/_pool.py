@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import concurrent.futures as cf
 import contextlib
 import multiprocessing
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
-from .._context import MarkedBody, Packed, run_body, run_body_packed
+from .._context import MarkedBody, Packed, Raised, run_body, run_body_packed
 from .._errors import ResolveCancelled
 from ._base import Adapter
 
@@ -40,6 +42,9 @@ def _report(events: SimpleQueue[Any], key: Any, future: cf.Future[Any],
     exc = future.exception()
     if exc is None:
         result = future.result()
+        if isinstance(result, Raised):
+            events.put((key, False, result.received()))
+            return
         events.put((key, True, result.payload if isinstance(result, Packed) else result))
     else:
         if warmups and isinstance(exc, cf.BrokenExecutor):

@@ -15,6 +15,8 @@ value.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import contextlib
 import threading
 import time

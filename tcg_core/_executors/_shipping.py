@@ -10,6 +10,8 @@ A worker pool that dies before running anything usually means a script without a
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import concurrent.futures as cf
 import functools
 import pickle

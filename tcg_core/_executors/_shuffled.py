@@ -11,6 +11,8 @@ same order again. The position each node started at is recorded on its record
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import random
 import time
 from collections import deque

@@ -12,6 +12,8 @@ program keeps no threads.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import os
 import threading
 from queue import Empty, SimpleQueue

@@ -4,6 +4,8 @@ One module per format. Optional libraries (networkx, pydot) are imported inside 
 function that needs them, with an error that says what to install.
 """
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from ._dot import to_dot, to_pydot
 from ._json import LoadedError, load_json, to_json
 from ._mermaid import to_mermaid

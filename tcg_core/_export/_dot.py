@@ -8,6 +8,8 @@ written.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from dataclasses import dataclass, field
 from typing import Any
 

@@ -5,6 +5,8 @@ naming the field (``nodes[3].inputs[0]``), never a raw error or an exporter that
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import math
 from typing import Any
 
@@ -34,7 +36,7 @@ def check_document(doc: Any, fmt: str, version: int) -> list[dict[str, Any]]:
     >>> check_document({"format": "tcg-graph", "version": True}, "tcg-graph", 1)
     Traceback (most recent call last):
     ...
-    tcg_core._errors.TcgError: load_json(): version must be 1, got True; the file ...
+    tcg_core.TcgError: load_json(): version must be 1, got True; the file ...
     """
     try:
         return _checked(doc, fmt, version)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from .._graph import NodeRecord
 from ._common import as_model, display_states, error_type, format_seconds, printable
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from typing import Any
 
 from ._common import as_model, error_text, import_optional, paths, unreturned_ids

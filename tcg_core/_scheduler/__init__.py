@@ -28,6 +28,8 @@ Policy
   still runs, and one error lists every failure.
 """
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from ._overrides import Override, override
 from ._resolve import resolve_handles
 

@@ -7,6 +7,8 @@ user text goes through ``safe_text``, so a node that failed can always say why.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import reprlib
 from typing import Any
 

@@ -30,6 +30,8 @@ pool while it waits, so the slot is free for the children).
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import heapq
 import uuid
 from dataclasses import replace

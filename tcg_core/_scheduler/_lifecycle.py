@@ -40,6 +40,8 @@ Invariants
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import heapq
 from time import perf_counter
 from types import CoroutineType

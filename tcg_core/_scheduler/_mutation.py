@@ -18,6 +18,8 @@ bodies) and through a wrapping adapter (worker bodies).
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import hashlib
 import inspect
 import pickle

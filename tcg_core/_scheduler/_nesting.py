@@ -7,6 +7,8 @@ only walks up for a returned future that could enclose the body (a cycle).
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from typing import Any
 
 from .._errors import CycleError, RecursionDepthError

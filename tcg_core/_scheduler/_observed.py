@@ -17,6 +17,8 @@ substituted) is stored then.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import warnings
 from time import perf_counter
 from typing import Any

@@ -17,6 +17,8 @@ why, instead of running the real body.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import inspect
 import reprlib
 import threading

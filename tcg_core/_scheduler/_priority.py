@@ -10,6 +10,8 @@ cannot delay anything, so they are not ranked at all.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 from typing import Any
 
 from .._record import NodeRecord

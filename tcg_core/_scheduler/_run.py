@@ -7,6 +7,8 @@ waits on its event queue with a timeout, so Ctrl-C and deadlines get through.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import heapq
 from queue import Empty
 from time import perf_counter

@@ -25,6 +25,8 @@ The protocol
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import os
 import sys
 import threading

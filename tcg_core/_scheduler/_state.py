@@ -11,6 +11,8 @@ transition, and no part calls back into the loop recursively.
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import heapq
 import itertools
 from collections import deque

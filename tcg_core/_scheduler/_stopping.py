@@ -10,6 +10,8 @@ to the same outcome path as any other, so nothing runs twice and no result is lo
 
 from __future__ import annotations
 
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
 import heapq
 import threading
 import time
