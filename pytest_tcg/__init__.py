@@ -2,7 +2,8 @@
 
 The plugin (``pytest_tcg.plugin``, loaded through the ``pytest11`` entry point ``tcg``)
 adds the fixtures ``tcg_graph``, ``tcg_resolve``, ``tcg_executor``, ``tcg_snapshot`` and
-``tcg_mock``, the marker ``@pytest.mark.tcg(executor=..., workers=...)`` and the
+``tcg_mock`` (typed ``TcgGraph``, ``TcgResolve``, ``TcgSnapshot``, ``TcgMock``), the
+marker ``@pytest.mark.tcg(executor=..., workers=...)`` and the
 ``--tcg-*`` options.
 The assertions below work with or without it. Hypothesis strategies live in
 ``pytest_tcg.strategies``.
@@ -30,13 +31,21 @@ if TYPE_CHECKING:
         assert_ran_in_parallel,
         assert_simulated_speedup,
     )
+    from ._fixture_objects import TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot
+    from ._mock import TcgMock
     from ._timing import SpeedupReport
 
 __all__ = [
     "assert_graph_shape", "assert_nested", "assert_ran_in_parallel",
     "assert_parallel_speedup", "assert_simulated_speedup", "SpeedupReport",
     "SpeedupAssertionError", "assert_order_independent", "OrderAssertionError",
+    "TcgGraph", "TcgResolve", "TcgSessionResolve", "TcgSnapshot", "TcgMock",
 ]
+
+#: The fixtures' types, for annotating tests (``def test_x(tcg_resolve: TcgResolve)``).
+_FIXTURE_TYPES = {"TcgGraph": "_fixture_objects", "TcgResolve": "_fixture_objects",
+                  "TcgSessionResolve": "_fixture_objects", "TcgSnapshot": "_fixture_objects",
+                  "TcgMock": "_mock"}
 
 
 __version__: str  # read from the installed distribution (pyproject.toml holds the number)
@@ -49,6 +58,10 @@ def __getattr__(name: str) -> Any:
         return version("pytest-tcg")
     # Loaded on first use: the plugin imports this package in every pytest run, and a
     # run that never asserts on a graph should not pay for the assertion helpers.
+    if name in _FIXTURE_TYPES:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__name__}.{_FIXTURE_TYPES[name]}"), name)
     if name == "SpeedupReport":
         from ._timing import SpeedupReport
 

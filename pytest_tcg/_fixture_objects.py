@@ -10,11 +10,11 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import pytest
 
-from tcg_core import Graph, GraphModel, is_future, resolve
+from tcg_core import Future, Graph, GraphModel, is_future, resolve
 
 from ._executor import ExecutorChoice, choose_executor, create_executor
 from ._graphs import GraphLike, as_model, futures_of
@@ -32,11 +32,20 @@ from ._snapshot import (
 from ._state import CURRENT, SETTINGS
 from ._stats import Stats
 
-__all__ = ["RecordingGraph", "Resolver", "SessionResolver", "Snapshot"]
+__all__ = ["TcgGraph", "TcgResolve", "TcgSessionResolve", "TcgSnapshot"]
+
+T = TypeVar("T")
 
 
-class RecordingGraph(Graph):
-    """A recording ``Graph`` whose ``resolve()`` uses the test's executor by default."""
+class TcgGraph(Graph):
+    """What ``tcg_graph`` gives a test: a recording ``Graph`` whose ``resolve()`` uses the
+    test's executor by default.
+
+    >>> def test_shape(tcg_graph: TcgGraph) -> None:  # doctest: +SKIP
+    ...     with tcg_graph:
+    ...         inc(inc(1))
+    ...     assert tcg_graph.resolve() == [2, 3]
+    """
 
     def __init__(self, executor: Callable[[], Any], *, check_mutation: bool = False) -> None:
         super().__init__()
@@ -50,10 +59,14 @@ class RecordingGraph(Graph):
                                **options)
 
 
-class Resolver:
-    """Resolves futures or graphs with the test's executor and keeps them for the test's
-    diagram. One future gives its value, one Graph the list of its values, several
-    targets a tuple of those."""
+class TcgResolve:
+    """What ``tcg_resolve`` gives a test: resolves futures or graphs with the test's
+    executor and keeps them for the test's diagram. One future gives its value (typed
+    as the future's), one Graph the list of its values, several targets a tuple.
+
+    >>> def test_inc(tcg_resolve: TcgResolve) -> None:  # doctest: +SKIP
+    ...     assert tcg_resolve(inc(1)) == 2
+    """
 
     def __init__(self, item: pytest.Item | None, executor: Callable[[], Any], *,
                  check_mutation: bool = False) -> None:
@@ -70,7 +83,14 @@ class Resolver:
         """The test whose diagram records what is resolved."""
         return self._item
 
-    def __call__(self, *targets: Any, **options: Any) -> Any:
+    @overload
+    def __call__(self, target: Future[T], /, **options: Any) -> T: ...
+    @overload
+    def __call__(self, target: Graph, /, **options: Any) -> list[Any]: ...
+    @overload
+    def __call__(self, target: Any, /, *more: Any, **options: Any) -> Any: ...
+    # mypy cannot match ``**options`` of the overloads to this one's (a known quirk).
+    def __call__(self, *targets: Any, **options: Any) -> Any:  # type: ignore[misc]
         __tracebackhide__ = True
         if not targets:
             raise TypeError("tcg_resolve() needs a future, a Graph or a list of futures")
@@ -94,11 +114,12 @@ class Resolver:
             return target.resolve(**options)
         if isinstance(target, Graph):
             return [f.resolve(**options) for f in target.futures]
-        return [Resolver._value(t, options) for t in target]
+        return [TcgResolve._value(t, options) for t in target]
 
 
-class SessionResolver(Resolver):
-    """``tcg_resolve`` for a whole session (``tcg_session_resolve``): the same calls, with
+class TcgSessionResolve(TcgResolve):
+    """What ``tcg_session_resolve`` gives: ``tcg_resolve`` for a whole session: the same
+    calls, with
     the executor of the test running now (its marker, else the options), one pool per
     choice kept for the session, and each resolve recorded in that test's diagram. Being
     session-scoped, Hypothesis' health check for function-scoped fixtures never fires."""
@@ -139,7 +160,7 @@ class SessionResolver(Resolver):
         self._pools.clear()
 
 
-class Snapshot:
+class TcgSnapshot:
     """Compares a graph's structure with the test's snapshot file; see ``tcg_snapshot``."""
 
     def __init__(self, item: pytest.Item, update: bool, stats: Stats) -> None:
@@ -216,3 +237,9 @@ def _check_name(name: str) -> str:
     if not ok or "--" in text:
         raise ValueError(f"snapshot name {name!r}: use letters, digits, '_' and '.'")
     return text
+
+
+# Reprs and tracebacks name them where test authors import them from.
+for _public in (TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot):
+    _public.__module__ = "pytest_tcg"
+del _public

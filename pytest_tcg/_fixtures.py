@@ -16,7 +16,7 @@ from ._state import SETTINGS, STATS
 
 if TYPE_CHECKING:
 
-    from ._fixture_objects import RecordingGraph, Resolver, SessionResolver, Snapshot
+    from ._fixture_objects import TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot
 
 # The plugin loads this module in every pytest run: what the fixtures hand to a test
 # (and tcg_core with it) is imported when a test first asks for one.
@@ -57,13 +57,13 @@ def _test_executor(request: pytest.FixtureRequest) -> Callable[[], Any]:
 
 
 @pytest.fixture
-def tcg_graph(request: pytest.FixtureRequest) -> Iterator[RecordingGraph]:
+def tcg_graph(request: pytest.FixtureRequest) -> Iterator[TcgGraph]:
     """A recording ``tcg_core.Graph``, active for the test: every future the test creates
     is recorded in it. ``tcg_graph.resolve()`` runs them all with the test's executor;
     the graph is the test's diagram for ``--tcg-graph-out`` and ``tcg_snapshot``."""
-    from ._fixture_objects import RecordingGraph
+    from ._fixture_objects import TcgGraph
 
-    graph = RecordingGraph(_test_executor(request),
+    graph = TcgGraph(_test_executor(request),
                            check_mutation=request.config.stash[SETTINGS].check_mutation)
     item_state(request.node).add(graph)
     with graph:
@@ -73,27 +73,27 @@ def tcg_graph(request: pytest.FixtureRequest) -> Iterator[RecordingGraph]:
 # -- tcg_resolve ----------------------------------------------------------------------------
 
 @pytest.fixture
-def tcg_resolve(request: pytest.FixtureRequest) -> Resolver:
+def tcg_resolve(request: pytest.FixtureRequest) -> TcgResolve:
     """``tcg_resolve(future)`` runs the graph with the test's executor and returns the
     value (``tcg_resolve(graph)``: the list of its futures' values), recording the run
     for the test's diagram. Keyword arguments go to ``tcg_core.resolve``."""
-    from ._fixture_objects import Resolver
+    from ._fixture_objects import TcgResolve
 
     item_state(request.node)  # registers the per-test hooks before the body runs
-    return Resolver(request.node, _test_executor(request),
+    return TcgResolve(request.node, _test_executor(request),
                     check_mutation=request.config.stash[SETTINGS].check_mutation)
 
 
 @pytest.fixture(scope="session")
-def tcg_session_resolve(request: pytest.FixtureRequest) -> Iterator[SessionResolver]:
+def tcg_session_resolve(request: pytest.FixtureRequest) -> Iterator[TcgSessionResolve]:
     """``tcg_resolve`` for ``@given`` tests: session-scoped, so Hypothesis' health check
     for function-scoped fixtures does not fire, yet each call uses the running test's
     executor (marker, else options) and records into its diagram, which shows one
     example (the last run: the minimal failing one when the test fails)."""
-    from ._fixture_objects import SessionResolver
+    from ._fixture_objects import TcgSessionResolve
 
     ensure_reports(request.config)
-    resolver = SessionResolver(request.config)
+    resolver = TcgSessionResolve(request.config)
     try:
         yield resolver
     finally:
@@ -103,14 +103,14 @@ def tcg_session_resolve(request: pytest.FixtureRequest) -> Iterator[SessionResol
 # -- tcg_snapshot ---------------------------------------------------------------------------
 
 @pytest.fixture
-def tcg_snapshot(request: pytest.FixtureRequest) -> Snapshot:
+def tcg_snapshot(request: pytest.FixtureRequest) -> TcgSnapshot:
     """``tcg_snapshot()`` compares the test's graph (from ``tcg_graph`` and
     ``tcg_resolve``; or ``tcg_snapshot(graph)``) with its snapshot file in
     ``__tcg_snapshots__/`` next to the test: node names, nesting and data edges, not
     timings. ``--tcg-snapshot-update`` writes the file instead. A second call in the same
     test uses a second file; ``name=`` picks the file's suffix."""
-    from ._fixture_objects import Snapshot
+    from ._fixture_objects import TcgSnapshot
 
     config = request.config
     item_state(request.node)
-    return Snapshot(request.node, config.stash[SETTINGS].snapshot_update, config.stash[STATS])
+    return TcgSnapshot(request.node, config.stash[SETTINGS].snapshot_update, config.stash[STATS])

@@ -13,12 +13,18 @@ import pytest
 if TYPE_CHECKING:
     from tcg_core import Override
 
-__all__ = ["Mocker", "tcg_mock"]
+__all__ = ["TcgMock", "tcg_mock"]
 
 
-class Mocker:
+class TcgMock:
     """What ``tcg_mock`` gives a test: call it with replacements, get the ``Override``
-    (its ``calls(key)`` lists what each replacement received)."""
+    (its ``calls(key)`` lists what each replacement received).
+
+    >>> def test_report(tcg_mock: TcgMock, tcg_resolve) -> None:  # doctest: +SKIP
+    ...     o = tcg_mock({fetch: "<html>"})
+    ...     tcg_resolve(report("u"))
+    ...     assert o.calls(fetch) == [call("u")]
+    """
 
     def __init__(self) -> None:
         self._entered: list[Override] = []
@@ -44,13 +50,16 @@ class Mocker:
         return unused
 
 
+TcgMock.__module__ = "pytest_tcg"  # where test authors import it from
+
+
 @pytest.fixture
-def tcg_mock(request: pytest.FixtureRequest) -> Iterator[Mocker]:
+def tcg_mock(request: pytest.FixtureRequest) -> Iterator[TcgMock]:
     """``o = tcg_mock({node or name: replacement})`` replaces nodes' bodies (see
     ``tcg_core.override``) in every resolve for the rest of the test, on every executor;
     ``o.calls(node)`` lists the calls. Undone at teardown, where a replacement for a node
     the test never ran fails the test, naming it (unless the test failed already)."""
-    mocker = Mocker()
+    mocker = TcgMock()
     failed_before = request.session.testsfailed
     yield mocker
     unused = mocker.undo()

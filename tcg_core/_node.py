@@ -277,6 +277,26 @@ class MultiNodeFunction(NodeFunction[P, R]):
                      ) -> tuple[Future[Any], ...]: ...
 
 
+if TYPE_CHECKING:  # what type checkers see of nout=2, 3, 4 nodes: each future typed
+    A = TypeVar("A")
+    B = TypeVar("B")
+    C = TypeVar("C")
+    D = TypeVar("D")
+
+    class MultiNodeFunction2(MultiNodeFunction[P, tuple[A, B]], Generic[P, A, B]):
+        def __call__(self, *args: Any, **kwargs: Any  # type: ignore[override]
+                     ) -> tuple[Future[A], Future[B]]: ...
+
+    class MultiNodeFunction3(MultiNodeFunction[P, tuple[A, B, C]], Generic[P, A, B, C]):
+        def __call__(self, *args: Any, **kwargs: Any  # type: ignore[override]
+                     ) -> tuple[Future[A], Future[B], Future[C]]: ...
+
+    class MultiNodeFunction4(MultiNodeFunction[P, tuple[A, B, C, D]],
+                             Generic[P, A, B, C, D]):
+        def __call__(self, *args: Any, **kwargs: Any  # type: ignore[override]
+                     ) -> tuple[Future[A], Future[B], Future[C], Future[D]]: ...
+
+
 class PureNodeFunction(NodeFunction[P, R]):
     """A ``@node(pure=True)`` function: a call equal to an earlier one in the same graph
     (the same body, ``with Graph()`` block, or top level while its future lives)
@@ -408,8 +428,27 @@ class _MultiDecorator(_Decorator):
 
     __slots__ = ()
 
+    # A return annotation of 2 to 4 items types each future (``tuple[int, str]``:
+    # ``Future[int]``, ``Future[str]``); anything else gives ``Future[Any]`` each.
+    @overload  # type: ignore[override]  # more precise than _Decorator's: its subtypes
+    def __call__(self, func: Callable[P, Awaitable[tuple[A, B]]], /
+                 ) -> MultiNodeFunction2[P, A, B]: ...
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[tuple[A, B, C]]], /
+                 ) -> MultiNodeFunction3[P, A, B, C]: ...
+    @overload
+    def __call__(self, func: Callable[P, Awaitable[tuple[A, B, C, D]]], /
+                 ) -> MultiNodeFunction4[P, A, B, C, D]: ...
     @overload
     def __call__(self, func: Callable[P, Awaitable[R]], /) -> MultiNodeFunction[P, R]: ...
+    @overload
+    def __call__(self, func: Callable[P, tuple[A, B]], /) -> MultiNodeFunction2[P, A, B]: ...
+    @overload
+    def __call__(self, func: Callable[P, tuple[A, B, C]], /
+                 ) -> MultiNodeFunction3[P, A, B, C]: ...
+    @overload
+    def __call__(self, func: Callable[P, tuple[A, B, C, D]], /
+                 ) -> MultiNodeFunction4[P, A, B, C, D]: ...
     @overload
     def __call__(self, func: Callable[P, R], /) -> MultiNodeFunction[P, R]: ...
     def __call__(self, func: Callable[..., Any], /) -> MultiNodeFunction[..., Any]:

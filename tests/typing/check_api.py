@@ -10,6 +10,7 @@ from typing import Any
 from typing_extensions import assert_type
 
 import tcg_core
+from pytest_tcg import TcgGraph, TcgMock, TcgResolve, TcgSessionResolve, TcgSnapshot
 from tcg_core import Future, Graph, Node, NodeFunction, node
 
 
@@ -68,6 +69,45 @@ def halves(x: int) -> tuple[int, int]:
     return x // 2, x - x // 2
 
 
-low, high = halves(5)  # a nout node's call is a tuple of futures
-assert_type(low, Future[Any])
+low, high = halves(5)  # a nout node's call is a tuple of futures, each typed
+assert_type(low, Future[int])
 assert_type(halves.func(5), tuple[int, int])
+
+
+@node(nout=3)
+def parts(text: str) -> tuple[str, int, float]:
+    return text, len(text), 1.0
+
+
+@node(nout=2)
+async def split(text: str) -> tuple[str, bytes]:
+    return text, text.encode()
+
+
+assert_type(parts("ab"), tuple[Future[str], Future[int], Future[float]])
+assert_type(split("ab"), tuple[Future[str], Future[bytes]])
+name_part, size_part, _ = parts("ab")
+size_part.resolve().upper()  # type: ignore[attr-defined]
+
+
+@node(nout=2)
+def pair_list(x: int) -> list[int]:  # not a tuple type: each future is Future[Any]
+    return [x, x]
+
+
+assert_type(pair_list(1), tuple[Future[Any], ...])
+
+
+# The plugin's fixtures, as test authors annotate them.
+def check_fixture_types(tcg_resolve: TcgResolve, tcg_graph: TcgGraph, tcg_mock: TcgMock,
+                        tcg_snapshot: TcgSnapshot,
+                        tcg_session_resolve: TcgSessionResolve) -> None:
+    assert_type(tcg_resolve(add(1, 2)), int)
+    assert_type(tcg_session_resolve(shout("a")), str)
+    assert_type(tcg_resolve(graph), list[Any])
+    with tcg_graph:
+        add(1, 2)
+    assert_type(tcg_graph.resolve(), list[Any])
+    assert_type(tcg_mock({add: 3}), tcg_core.Override)
+    tcg_snapshot(graph)
+    wrong: str = tcg_resolve(add(1, 2))  # type: ignore[assignment]
