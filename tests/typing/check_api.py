@@ -111,3 +111,4 @@ def check_fixture_types(tcg_resolve: TcgResolve, tcg_graph: TcgGraph, tcg_mock: 
     assert_type(tcg_mock({add: 3}), tcg_core.Override)
     tcg_snapshot(graph)
     wrong: str = tcg_resolve(add(1, 2))  # type: ignore[assignment]
+    assert wrong
