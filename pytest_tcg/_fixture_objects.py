@@ -79,6 +79,10 @@ class TcgResolve:
         """The test's executor (the ``tcg_executor`` fixture)."""
         return self._executor()
 
+    def __repr__(self) -> str:
+        # pytest's assertion text shows it: ``where 4 = tcg_resolve(<Future add#5 done>)``
+        return "tcg_resolve"
+
     def _test(self) -> pytest.Item | None:
         """The test whose diagram records what is resolved."""
         return self._item
@@ -132,6 +136,9 @@ class TcgSessionResolve(TcgResolve):
 
     def _test(self) -> pytest.Item | None:
         return self._config.stash.get(CURRENT, None)
+
+    def __repr__(self) -> str:
+        return "tcg_session_resolve"
 
     @property
     def executor(self) -> Any:

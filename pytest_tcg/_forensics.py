@@ -39,7 +39,7 @@ from tcg_core import DependencyError, GraphModel, NodeRecord, NodeState
 
 from ._text import first_line
 
-__all__ = ["describe", "root_failures"]
+__all__ = ["describe", "one_line_errors", "root_failures"]
 
 _MAX_TREE = 30
 _MAX_FAILURES = 3
@@ -50,6 +50,29 @@ def root_failures(model: GraphModel) -> list[NodeRecord]:
     """Nodes whose own body failed; a parent failing because of its child, or a node
     because of its input, is a consequence rather than a cause."""
     return [r for r in model.failed() if not isinstance(r.error, DependencyError)]
+
+
+def one_line_errors(model: GraphModel) -> list[str]:
+    """Each failing node's error in one line, causes first: type and message, nesting
+    path, and the call (which one, when a function ran many times).
+
+    >>> from tcg_core import node
+    >>> @node
+    ... def boom(x):
+    ...     raise ValueError("bad input")
+    >>> f = boom(2)
+    >>> try:
+    ...     f.resolve(executor="serial")
+    ... except Exception:
+    ...     pass
+    >>> one_line_errors(f.graph)  # doctest: +ELLIPSIS
+    ['boom (boom): ValueError: bad input; the call: boom#...(2)']
+    """
+    lines = []
+    for rec in root_failures(model)[:_MAX_FAILURES]:
+        line = f"{rec.name} ({rec.path}): {_error(rec)}"
+        lines.append(f"{line}; the call: {rec.call}" if rec.call else line)
+    return lines
 
 
 def describe(model: GraphModel, files: Mapping[str, str] | None = None) -> str:

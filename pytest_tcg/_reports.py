@@ -122,6 +122,8 @@ class TestReports:
 
     def _report(self, item: pytest.Item, report: pytest.TestReport, state: ItemState) -> None:
         state.outcome = _worse(state.outcome, _outcome(report))
+        if state.reason is None:
+            state.reason = _reason(report)
         writer = self._config.stash[WRITER]
         last_chance = report.when == "teardown" and state.saved is None
         if writer is not None and (report.when == "call" or last_chance):
@@ -129,8 +131,9 @@ class TestReports:
         if report.failed:
             model = state.model()
             if model is not None:
-                from ._forensics import describe
+                from ._forensics import describe, one_line_errors
 
+                state.node_errors = one_line_errors(model)
                 files = {fmt: _shown(self._config, path)
                          for fmt, path in (state.saved or {}).items()}
                 report.sections.append(("tcg: the graph of this test", describe(model, files)))
@@ -237,4 +240,24 @@ def _row(item: pytest.Item, state: ItemState, directory: Path) -> dict[str, Any]
     checks = [{"kind": r.kind, "speedup": r.speedup, "min": r.min_speedup,
                "passed": r.passed} for r in state.speedups]
     return {"nodeid": item.nodeid, "outcome": state.outcome, "nodes": state.nodes,
-            "makespan": state.makespan, "speedups": checks, "files": files}
+            "makespan": state.makespan, "speedups": checks, "files": files,
+            "reason": state.reason, "node_errors": list(state.node_errors)}
+
+
+_REASON_LINES = 4
+
+
+def _reason(report: pytest.TestReport) -> str | None:
+    """Why pytest failed the test (its crash message, first lines), or why it was
+    expected to fail; ``None`` for a test that passed."""
+    if hasattr(report, "wasxfail") and (report.skipped or report.passed):
+        return f"expected to fail: {report.wasxfail}" if report.wasxfail else \
+            "expected to fail"
+    if not report.failed:
+        return None
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = getattr(crash, "message", None) or str(report.longrepr or "")
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    shown = lines[:_REASON_LINES] + (["…"] if len(lines) > _REASON_LINES else [])
+    where = "" if report.when == "call" else f"(in {report.when}) "
+    return where + "\n".join(shown)

@@ -37,6 +37,10 @@ class ItemState:
     makespan: float = 0.0
     #: "passed", "failed", "error", "skipped" or "xfailed": the worst phase so far.
     outcome: str = "passed"
+    #: Why pytest failed (or xfailed) the test: the first lines of its crash message.
+    reason: str | None = None
+    #: The failing nodes' one-line errors (type, message, path, call), causes first.
+    node_errors: list[str] = field(default_factory=list)
 
     def add(self, source: Any) -> None:
         if not any(s is source for s in self.sources):

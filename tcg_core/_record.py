@@ -329,6 +329,14 @@ class NodeRecord:
         return list(extra.attempt_errors or ()) if extra is not None else []
 
     @property
+    def call(self) -> str | None:
+        """The call as a failure states it (``parse_rows#12('shop/b', 3)``), set when
+        the node failed or was skipped; ``None`` otherwise (its arguments are released
+        once it finished, so it is described when its error is made)."""
+        extra = self._extra
+        return extra.call if extra is not None else None
+
+    @property
     def cached(self) -> bool:
         """``True`` when the value came from the result cache (the body did not run)."""
         extra = self._extra

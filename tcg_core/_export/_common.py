@@ -146,11 +146,18 @@ def unreturned_ids(records: list[NodeRecord]) -> set[int]:
     return {rec_id for rec_id, is_used in used.items() if not is_used}
 
 
+_UNFINISHED = frozenset({NodeState.READY, NodeState.RUNNING, NodeState.WAITING})
+
+
 def display_states(records: list[NodeRecord]) -> dict[int, set[str]]:
-    """Per record id, the marks a drawing shows: ``failed``, ``skipped``, ``unreturned``,
-    ``replaced`` (a test double ran instead of the body), ``cached`` (the value came from
-    the result cache)."""
+    """Per record id, the marks a drawing shows: ``failed``, ``skipped``, ``unfinished``
+    (still ready, running or waiting when the run stopped), ``notrun`` (pending after a
+    run began), ``unreturned``, ``replaced`` (a test double ran instead of the body),
+    ``cached`` (the value came from the result cache)."""
     dangling = unreturned_ids(records)
+    # Once a run has begun, a node it did not finish is drawn as such (a fail-fast, a
+    # Ctrl-C, a timeout stopped it): never like a done one. A graph not run yet is not.
+    began = any(rec.state != NodeState.PENDING for rec in records)
     marks: dict[int, set[str]] = {}
     for rec in records:
         found: set[str] = set()
@@ -158,6 +165,10 @@ def display_states(records: list[NodeRecord]) -> dict[int, set[str]]:
             found.add("failed")
         elif rec.state == NodeState.SKIPPED:
             found.add("skipped")
+        elif rec.state in _UNFINISHED:
+            found.add("unfinished")
+        elif began and rec.state == NodeState.PENDING:
+            found.add("notrun")
         if rec.id in dangling:
             found.add("unreturned")
         if rec.replaced:

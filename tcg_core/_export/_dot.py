@@ -31,6 +31,9 @@ _ANCHOR_ATTRS = {"shape": "point", "style": "invis", "width": "0", "height": "0"
 _TIE_ATTRS = {"style": "invis", "minlen": "0"}
 _FAILED = {"color": "#cc0000", "fontcolor": "#990000", "penwidth": "2"}
 _SKIPPED = {"color": "#999999", "fontcolor": "#777777"}
+#: a run stopped before the node finished (unfinished) or started (notrun)
+_UNFINISHED = {"color": "#9a6700", "fontcolor": "#7a5200"}
+_NOT_RUN = {"color": "#bbbbbb", "fontcolor": "#888888"}
 #: a test double ran instead of the body: dotted, tinted, so a picture never passes off
 #: a fake as the real step
 _REPLACED = {"color": "#8a6d00", "fontcolor": "#6b5500"}
@@ -101,6 +104,10 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
                 lines.append(error_type(rec.error) or "(failed)")
         if "skipped" in mark:
             lines.append("(skipped)")
+        if "unfinished" in mark:
+            lines.append(f"(unfinished: {rec.state})")
+        if "notrun" in mark:
+            lines.append("(not run)")
         if "unreturned" in mark:
             lines.append("(unreturned)")
         if "replaced" in mark:
@@ -120,6 +127,9 @@ def _layout(model: GraphModel, timings: bool) -> _Layout:
             if not rec.children:
                 styles.append("filled")
                 attrs["fillcolor"] = "#f0f0f0"
+        elif "unfinished" in mark or "notrun" in mark:
+            attrs.update(_UNFINISHED if "unfinished" in mark else _NOT_RUN)
+            styles.append("dashed")
         elif "replaced" in mark:
             attrs.update(_REPLACED)
             styles.append("dotted")

@@ -15,6 +15,11 @@ _CLASS_DEFS = {
     "skipped": "fill:#f0f0f0,stroke:#999999,stroke-dasharray:5 5,color:#777777",
     "unreturned": "stroke-dasharray:5 5",
 }
+#: defined only when a run stopped before these nodes finished (most diagrams: never)
+_STOPPED_DEFS = {
+    "unfinished": "fill:#fff8e0,stroke:#9a6700,stroke-dasharray:5 5,color:#7a5200",
+    "notrun": "fill:#ffffff,stroke:#bbbbbb,stroke-dasharray:2 4,color:#888888",
+}
 _REPLACED = "fill:#fff6d5,stroke:#8a6d00,stroke-dasharray:2 2,color:#6b5500"
 
 _CACHED_STYLE = "fill:#e0ecff,stroke:#1f5fbf,stroke-width:3px"
@@ -81,6 +86,10 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
                          else "(failed)")
         if "skipped" in mark:
             parts.append("(skipped)")
+        if "unfinished" in mark:
+            parts.append(f"(unfinished: {rec.state})")
+        if "notrun" in mark:
+            parts.append("(not run)")
         if "unreturned" in mark:
             parts.append("(unreturned)")
         if "replaced" in mark:
@@ -116,7 +125,10 @@ def to_mermaid(graph: object, *, timings: bool = True) -> str:
     replaced = [f"n{number[rec.id]}" for rec in records if "replaced" in marks[rec.id]]
     if replaced:  # defined only when used: most graphs have no test double
         out.append(f"  classDef replaced {_REPLACED}")
-    for name in (*_CLASS_DEFS, "cached"):
+    for name, style in _STOPPED_DEFS.items():
+        if any(name in mark for mark in marks.values()):
+            out.append(f"  classDef {name} {style}")
+    for name in (*_CLASS_DEFS, "cached", *_STOPPED_DEFS):
         members = [f"n{number[rec.id]}" for rec in records if name in marks[rec.id]]
         if members:
             out.append(f"  class {','.join(members)} {name}")

@@ -138,3 +138,86 @@ def test_the_page_renders_in_a_browser(project: pytest.Pytester, run_both: RunPy
     assert done.returncode == 0, done.stderr
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG") and len(data) > 10_000
+
+
+WHY = """
+import pytest
+from pytest_tcg import SpeedupAssertionError, assert_simulated_speedup
+from tcg_core import node
+from tcgpipes import add, inc
+
+@node
+def region_total(rows):
+    if not rows:
+        raise ValueError("no rows for region")
+    return sum(rows)
+
+@node
+def shop(regions):
+    return [region_total(r) for r in regions]
+
+def test_nested_node_fails(tcg_resolve):
+    tcg_resolve(shop([[1], []]))
+
+def test_wrong_value(tcg_resolve):
+    assert tcg_resolve(add(inc(1), 2)) == 5, "the total is off"
+
+def test_expected_speedup_miss():
+    with pytest.raises(SpeedupAssertionError):
+        assert_simulated_speedup(lambda: inc(inc(1)), 1.5, workers=2, weight="unit")
+
+@pytest.mark.xfail(reason="known bug #12", strict=True)
+def test_known_bug(tcg_resolve):
+    assert tcg_resolve(inc(1)) == 3
+"""
+
+
+def _why_rows(page: str) -> dict[str, str]:
+    """Test id → its row and the reason row under it."""
+    return {m.group(1): m.group(0) for m in re.finditer(
+        r"<tr><td><code>([^<]+)</code></td>.*?</tr>(?:\s*<tr><td colspan=\"6\" "
+        r"class=\"why\">.*?</tr>)?", page, flags=re.DOTALL)}
+
+
+def test_the_page_says_why_each_test_failed(project: pytest.Pytester,
+                                            run_both: RunPytest) -> None:
+    project.makepyfile(test_why=WHY)
+    run_both("--tcg-graph-out=graphs", "--tcg-graph-format=dot").assert_outcomes(
+        passed=1, failed=2, xfailed=1)
+    rows = _why_rows(_page(project))
+    nested = rows["test_why.py::test_nested_node_fails"]
+    assert ('failed node: region_total (shop › region_total): ValueError: no rows for '
+            "region; the call: region_total#") in nested
+    assert "([])" in nested  # which call: the one with the empty list
+    wrong = rows["test_why.py::test_wrong_value"]
+    assert "failed node:" not in wrong
+    assert "AssertionError: the total is off" in wrong
+    assert "assert 4 == 5" in wrong
+    expected = rows["test_why.py::test_expected_speedup_miss"]
+    assert 'class="passed"' in expected
+    assert 'class="check-expected"' in expected and "failed as expected" in expected
+    assert "check-failed" not in expected
+    known = rows["test_why.py::test_known_bug"]
+    assert 'class="xfailed"' in known and "expected to fail: known bug #12" in known
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_the_reasons_show_in_a_browser(project: pytest.Pytester, run: RunPytest,
+                                       tmp_path: Path) -> None:
+    project.makepyfile(test_why=WHY)
+    run("--tcg-graph-out=graphs", "--tcg-graph-format=svg").assert_outcomes(
+        passed=1, failed=2, xfailed=1)
+    url = (project.path / "graphs" / "index.html").as_uri()
+    dom = _browser(url, tmp_path / "profile-dom", "--dump-dom")
+    assert dom.returncode == 0, dom.stderr
+    page = dom.stdout  # as the browser built it
+    for text in ("failed node: region_total (shop › region_total): ValueError: no rows "
+                 "for region", "AssertionError: the total is off",
+                 "failed as expected", "expected to fail: known bug #12"):
+        assert text in page, text
+    # The failing nested node is red in the diagram of its test (Graphviz's fill).
+    assert "#ffe0e0" in page
+    # A screenshot for a person to look at: kept with the test's files, not committed.
+    shot = tmp_path / "why.png"
+    done = _browser(url, tmp_path / "profile-shot", f"--screenshot={shot}")
+    assert done.returncode == 0 and shot.read_bytes().startswith(b"\x89PNG"), done.stderr
