@@ -8,9 +8,21 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 PATH_SEPARATOR = " › "
+
+
+def did_you_mean(given: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'max_workers'?)`` for a near miss among ``known``, else ``""``.
+
+    >>> did_you_mean("max_worker", ["max_workers", "executor"])
+    " (did you mean 'max_workers'?)"
+    """
+    import difflib  # only on an error: `import tcg_core` stays cheap
+
+    close = difflib.get_close_matches(given, list(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def safe_text(exc: BaseException) -> str:

@@ -17,6 +17,7 @@ from numbers import Real
 from typing import Any, TypedDict
 
 from ._callbacks import Callback
+from ._errors import did_you_mean
 from ._executors import check_executor
 
 __all__ = ["DEFAULT_MAX_DEPTH", "NodeOptions", "ResolveKeywords", "ResolveOptions",
@@ -170,8 +171,8 @@ class ResolveOptions:
         unknown = sorted(set(options) - set(_KNOWN))
         if unknown:
             allowed = ", ".join(sorted(_KNOWN))
-            raise TypeError(f"{where} got an unexpected keyword argument {unknown[0]!r}; "
-                            f"it takes {allowed}")
+            raise TypeError(f"{where} got an unexpected keyword argument {unknown[0]!r}"
+                            f"{did_you_mean(unknown[0], _KNOWN)}; it takes {allowed}")
         max_workers = options.get("max_workers")
         executor = options.get("executor")
         check_executor(where, executor)

@@ -199,3 +199,16 @@ def test_every_module_hides_its_frames_from_a_failing_test(path: Path) -> None:
     # pytest reads __tracebackhide__ from a frame's globals: every tcg module sets it,
     # so a failing test's traceback opens with the user's code (--full-trace shows all).
     assert "\n__tracebackhide__ = True" in path.read_text(encoding="utf-8")
+
+
+def test_importing_the_engine_imports_no_mock_asyncio_or_difflib() -> None:
+    # unittest.mock only once a test double runs, asyncio only for an async body,
+    # difflib only for a "did you mean" on an error.
+    import subprocess
+    import sys
+
+    code = ("import sys, tcg_core; print(sorted(m for m in sys.modules if m in "
+            "('unittest.mock', 'unittest', 'asyncio', 'ssl', 'difflib')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]", done.stdout

@@ -12,7 +12,7 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 import os
 from typing import Any
 
-from .._errors import TcgError
+from .._errors import TcgError, did_you_mean
 from ._base import Adapter, SerialAdapter
 from ._shuffled import ShuffledExecutor, shuffled_adapter
 from ._threads import ThreadsAdapter, ThreadsExecutor
@@ -49,7 +49,8 @@ def check_executor(where: str, executor: Any) -> None:
         if isinstance(executor, concurrent.futures.Executor):
             return
     names = ", ".join(map(repr, EXECUTOR_NAMES))
-    raise TcgError(f"{where}: unknown executor {executor!r:.80}: use one of {names}, "
+    hint = did_you_mean(executor, EXECUTOR_NAMES) if isinstance(executor, str) else ""
+    raise TcgError(f"{where}: unknown executor {executor!r:.80}{hint}: use one of {names}, "
                    "a tcg_core.ThreadsExecutor, a tcg_core.ShuffledExecutor, a "
                    "concurrent.futures.Executor, or a distributed.Client")
 

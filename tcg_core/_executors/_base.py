@@ -80,6 +80,13 @@ def _pickle_problem(exc: BaseException) -> bool:
     return "pickle" in text or "local object" in text
 
 
+def _text_of(error: BaseException | None) -> str:
+    try:
+        return "" if error is None else str(error)
+    except Exception:
+        return ""
+
+
 def describe_pool_failure(exc: BaseException) -> tuple[type[TcgError], str] | None:
     """The error type and user-facing reason for a process-pool failure, or ``None`` for
     an ordinary exception raised by the node's body."""
@@ -90,7 +97,16 @@ def describe_pool_failure(exc: BaseException) -> tuple[type[TcgError], str] | No
         return TcgError, ("the worker process running it died (killed, crashed or called "
                           "os._exit); the process pool is unusable after that")
     if _pickle_problem(exc):
-        return SerializationError, ("its arguments or result cannot be pickled to cross "
-                                    "process boundaries; return plain data, or use "
-                                    "executor='threads'")
+        # Raised in the worker sending the value back (concurrent.futures chains the
+        # worker's traceback text): the body ran. Else the arguments failed on the way.
+        remote = "_sendback_result" in _text_of(exc.__cause__)
+        what = "the value it returned" if remote else "its arguments"
+        try:
+            detail = f"{type(exc).__name__}: {exc}"
+        except Exception:
+            detail = type(exc).__name__
+        return SerializationError, (
+            f"{what} cannot be pickled to cross to {'this' if remote else 'a worker'} "
+            f"process ({detail}); {'return' if remote else 'pass'} plain data (or "
+            "values that pickle), or use executor='threads'")
     return None

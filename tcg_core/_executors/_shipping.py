@@ -112,8 +112,13 @@ def main_guard_problem(warmups: list[cf.Future[Any]]) -> str | None:
         return None
     try:
         source = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+    except OSError as exc:
+        # A script read from standard input (`python - < script.py`, a heredoc): every
+        # worker starts by re-importing the main module from its path, which is no file.
+        return (f"the worker processes died while starting, before running any node: "
+                f"each one first re-imports your main module from {path!r}, which is not "
+                f"a file it can read ({type(exc).__name__}: {exc.strerror or exc}); save "
+                "the script to a .py file and run that, or use executor='threads'")
     if _GUARD.search(source):
         return (f"the worker processes died while starting, before running any node: each "
                 f"one imports your main module {path} first, and that failed (see the "

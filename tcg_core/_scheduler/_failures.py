@@ -23,7 +23,7 @@ from .._errors import (
     safe_text,
 )
 from .._executors._base import describe_pool_failure
-from .._record import NodeRecord, NodeState
+from .._record import NodeRecord, NodeState, describe_chain
 
 __all__ = ["dependency_error", "describe_call", "explain_pool_failure", "internal_error",
            "node_error", "not_retried", "safe_repr", "safe_text"]
@@ -66,7 +66,32 @@ def _named(rec: NodeRecord) -> str:
 
 
 def _where(rec: NodeRecord) -> str:
-    return f"node {_named(rec)} ({rec.path})"
+    return f"node {_named(rec)} ({short_path(rec)})"
+
+
+def short_path(rec: NodeRecord) -> str:
+    """``rec``'s nesting path for a message: shortened in the middle when deep, so a
+    runaway recursion's headline stays one readable line (``forever › … › forever``);
+    ``NodeError.path`` keeps the whole of it."""
+    return describe_chain(rec.lineage())
+
+
+#: How many enclosing calls a failure names (the nearest first).
+_MAX_ENCLOSING = 3
+
+
+def _enclosing_calls(rec: NodeRecord) -> str:
+    """The calls of the parents around a failed nested node, nearest first: a function
+    called for each region fails as ``region_total#41([])`` inside
+    ``region_report#12('east')``, which says which region (its own arguments may not)."""
+    calls: list[str] = []
+    parent = rec.parent
+    while parent is not None and len(calls) < _MAX_ENCLOSING:
+        calls.append(describe_call(parent))
+        parent = parent.parent
+    if parent is not None:
+        calls.append("…")
+    return " inside ".join(calls)
 
 
 def describe_call(rec: NodeRecord) -> str:
@@ -74,8 +99,8 @@ def describe_call(rec: NodeRecord) -> str:
     told apart: ``parse_rows#12('shop/b', 3)`` (arguments through ``reprlib``)."""
     args, kwargs = rec._args, rec._kwargs
     head = f"{rec.name}#{rec.id}"
-    if args is None:  # released once the node finished
-        return head
+    if args is None:  # released once the node finished: as it was described then
+        return rec.call or head
     if args.__class__ is not tuple:  # a lone plain future, kept as itself
         args = (args,)
     parts = [safe_repr(a) for a in args[:_MAX_ARGS]]
@@ -90,7 +115,7 @@ def describe_call(rec: NodeRecord) -> str:
 def dependency_error(role: str, dep: NodeRecord) -> DependencyError:
     """Why a node could not complete: ``dep`` (an input or child) failed. The failure it
     stems from is chained as ``__cause__``, so the original exception is never lost."""
-    err = DependencyError(f"{role} {_named(dep)} ({dep.path}) {dep.state}")
+    err = DependencyError(f"{role} {_named(dep)} ({short_path(dep)}) {dep.state}")
     if dep.error is not None:
         err.__cause__ = node_error(dep)
     return err
@@ -107,7 +132,7 @@ def node_error(rec: NodeRecord) -> NodeError:
     if rec.state == NodeState.SKIPPED or isinstance(cause, DependencyError):
         message = f"{_where(rec)} did not complete: {safe_text(cause)}"
     else:
-        message = f"node {_named(rec)} failed ({rec.path}): {type(cause).__name__}: " \
+        message = f"node {_named(rec)} failed ({short_path(rec)}): {type(cause).__name__}: " \
                   f"{safe_text(cause)}"
     earlier = rec.attempt_errors
     if rec.attempts > 1:
@@ -121,6 +146,9 @@ def node_error(rec: NodeRecord) -> NodeError:
     if extra.call is None:
         extra.call = describe_call(rec)
     message += f"\n    the call: {extra.call}"
+    inside = _enclosing_calls(rec)
+    if inside:
+        message += f"\n    inside: {inside}"
     err = NodeError(message, node=rec, path=rec.path)
     err.attempt_errors = [*earlier, cause]
     err.__cause__ = cause

@@ -55,6 +55,7 @@ from .._executors._threads import ThreadsAdapter
 from .._record import Handle, NodeRecord, NodeState
 from .._values import PLAIN, arguments, nout_problem, scan_futures, substitute
 from ._failures import (
+    describe_call,
     explain_pool_failure,
     internal_error,
     node_error,
@@ -355,6 +356,12 @@ class Lifecycle(RunState):
     def finish(self, rec: NodeRecord, state: str) -> None:
         """The tail every final transition shares: write the state, let go of the node,
         keep the value only as long as the user's future lives, tell who waits."""
+        if state != DONE and rec._args is not None:
+            # Described before its arguments go: a failure below it, reported later,
+            # names this call as the one it was inside (``_enclosing_calls``).
+            described = rec._more()
+            if described.call is None:
+                described.call = describe_call(rec)
         if FREE_THREADED:
             watchers = let_go(self, rec, state)
         else:  # let_go's lock-free case, written out: it is on every node's path

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._errors import CycleError, RecursionDepthError
 from .._record import Handle, NodeRecord, describe_chain
+from ._failures import short_path
 from ._state import RUNNING, WAITING, RunState
 
 __all__ = ["adopt"]
@@ -44,7 +45,8 @@ def adopt(run: RunState, rec: NodeRecord, children: list[Any],
         # Only an unfinished node that has started can enclose this one.
         if target.state in (RUNNING, WAITING) and target.is_ancestor_of(rec):
             raise CycleError(
-                f"node {rec.name!r} ({rec.path}) returns the future of {target.name!r}, "
+                f"node {rec.name!r} ({short_path(rec)}) returns the future of "
+                f"{target.name!r}, "
                 "which is itself or encloses it, so it would wait on itself forever")
         waits[target] = None
     return list(waits)

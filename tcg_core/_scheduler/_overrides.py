@@ -24,7 +24,6 @@ import reprlib
 import threading
 from collections.abc import Mapping
 from typing import Any
-from unittest.mock import call
 
 from .._context import REPLACED_ELSEWHERE
 from .._errors import ReplacementError
@@ -107,6 +106,8 @@ class _Entry:
                         f"{signature} cannot accept the call {name}({shown}): {exc}; give "
                         "a replacement whose signature accepts the node's arguments") \
                         from None
+        from unittest.mock import call  # only once a double runs: `import tcg_core` stays cheap
+
         self.calls.append(call(*args, **(kwargs or {})))
 
 

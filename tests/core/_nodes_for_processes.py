@@ -436,3 +436,25 @@ def timed_parent(log_dir: str, x: int) -> Any:
 def identity_after_gate(log_dir: str, x: int) -> int:
     _gated(log_dir, "child")
     return x
+
+
+@node
+def region_total(rows: list[int]) -> int:
+    if not rows:
+        raise ValueError("no rows for region")
+    return sum(rows)
+
+
+@node
+def region_report(region: str, rows: list[int]) -> Any:
+    return region_total(rows)
+
+
+@node
+def daily(regions: dict[str, list[int]]) -> Any:
+    return [region_report(name, rows) for name, rows in regions.items()]
+
+
+@node
+def forever(n: int) -> Any:
+    return forever(n + 1)

@@ -101,13 +101,17 @@ def test_resolving_a_nested_graph_on_tcgs_own_cluster_leaks_no_thread_or_fd() ->
 
     assert resolve(P.pipeline(1, 2, 3, 4), executor="dask") == (-9,)
     before = settled_counts()
-    for _ in range(3):
+    runs = 5
+    for _ in range(runs):
         assert resolve(P.pipeline(1, 2, 3, 4), executor="dask") == (-9,)
-    # Threads of a closed cluster take a moment to exit: wait for them (a hang guard,
-    # not a bound), then compare. 0.2 left 2 threads and 3 descriptors per resolve.
-    def no_more() -> bool:
-        threads, fds = settled_counts()
-        return threads <= before[0] and fds <= before[1]
+    # 0.2 left 2 threads and 3 descriptors per resolve (10 and 15 here). Other tests in
+    # this process (xdist) may open or close one meanwhile: fewer than one per resolve
+    # is no leak. Threads of a closed cluster take a moment to exit: wait for them (a
+    # hang guard, not a bound).
 
-    P.wait_until(no_more, 30.0)
-    assert no_more(), (settled_counts(), before)
+    def no_leak() -> bool:
+        threads, fds = settled_counts()
+        return threads - before[0] < runs and fds - before[1] < runs
+
+    P.wait_until(no_leak, 30.0)
+    assert no_leak(), (settled_counts(), before)
