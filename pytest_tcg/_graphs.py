@@ -12,7 +12,8 @@ from typing import Any
 
 from tcg_core import Future, Graph, GraphModel, NodeRecord, is_future
 
-__all__ = ["GraphLike", "as_model", "futures_of", "label_paths", "data_digraph", "PATH_SEP",
+__all__ = ["GraphLike", "as_model", "check_builder", "futures_of", "label_paths",
+           "data_digraph", "PATH_SEP",
            "counted", "clip"]
 
 #: A Graph or graph model, a future, or an iterable of those.
@@ -47,6 +48,26 @@ def _records(target: Any) -> list[NodeRecord]:
         return [rec for item in target for rec in _records(item)]
     raise TypeError(f"expected a tcg Graph, a Future or a list of futures, not "
                     f"{type(target).__name__} {target!r:.60}")
+
+
+def check_builder(where: str, target: Any) -> None:
+    """Refuse, with what to write instead, a ``target`` that is not a function building
+    the pipeline afresh (a check that runs the pipeline several times needs one).
+
+    >>> check_builder("assert_order_independent()", 5)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: assert_order_independent() needs a zero-argument function ...; got int 5
+    """
+    if callable(target) and not is_future(target) and not isinstance(target, (Graph,
+                                                                                GraphModel)):
+        return
+    hint = (f"; got a {type(target).__name__}: wrap what builds it, lambda: "
+            f"pipeline(...)") if is_future(target) or isinstance(target, (Graph, GraphModel)) \
+        else f"; got {type(target).__name__} {target!r:.60}"
+    raise TypeError(f"{where} needs a zero-argument function that builds the pipeline afresh "
+                    "on each call (futures resolve only once), e.g. lambda: pipeline(...)"
+                    f"{hint}")
 
 
 def futures_of(target: Any) -> list[Future[Any]]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from tcg_core import Graph, NodeRecord, ShuffledExecutor, resolve
 
-from ._graphs import futures_of
+from ._graphs import check_builder, futures_of
 from ._outcomes import Raised, same_outcome
 
 __all__ = ["OrderAssertionError", "assert_order_independent"]
@@ -64,6 +64,7 @@ def assert_order_independent(target: Callable[[], Any], runs: int = 20,
     [0, 1, 2]
     """
     __tracebackhide__ = True
+    check_builder("assert_order_independent()", target)
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 2:
         raise TypeError(f"assert_order_independent(): runs must be an int >= 2, got "
                         f"{type(runs).__name__} {runs!r:.40}")

@@ -94,6 +94,9 @@ class TestReports:
         stats = self._config.stash[STATS]
         if report.failed and call.excinfo is not None:
             stats.speedup_failures += self._escaped(call.excinfo.value)
+            hint = _hypothesis_hint(item, call.excinfo.value)
+            if hint is not None:
+                report.sections.append(("tcg: with Hypothesis", hint))
         state = item.stash.get(TEST, None)
         if state is not None or self._config.stash[WRITER] is not None:
             try:
@@ -169,6 +172,31 @@ class TestReports:
             item.user_properties.append(prop)
             if report.when == "teardown":
                 report.user_properties.append(prop)
+
+
+#: The function-scoped fixtures a Hypothesis test can swap for a session-wide one.
+_SESSION_TWIN = {"tcg_resolve": "tcg_session_resolve"}
+
+
+def _hypothesis_hint(item: pytest.Item, error: BaseException) -> str | None:
+    """What to write instead when Hypothesis refused a tcg fixture (its health check for
+    function-scoped fixtures says only to suppress the check)."""
+    if type(error).__name__ != "FailedHealthCheck" or "function-scoped fixture" not in \
+            str(error):
+        return None
+    used = [name for name in getattr(item, "fixturenames", ()) if name.startswith("tcg_")
+            and f"'{name}'" in str(error)]
+    if not used:
+        return None
+    name = used[0]
+    twin = _SESSION_TWIN.get(name)
+    if twin is not None:
+        return (f"{name} is function-scoped, so Hypothesis refuses it in a @given test: "
+                f"use {twin} instead, the same calls for the whole session (each "
+                "resolve still goes in the running test's diagram)")
+    return (f"{name} is function-scoped, so Hypothesis refuses it in a @given test: "
+            "build and resolve the graph inside the test (with tcg_core.Graph() as g: ...), "
+            "or resolve with tcg_session_resolve")
 
 
 def _one_example_at_a_time(item: pytest.Item) -> Callable[[], None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
-__all__ = ["first_line", "safe_text"]
+__all__ = ["did_you_mean", "first_line", "safe_text"]
 
 
 def safe_text(exc: BaseException) -> str:
@@ -31,3 +31,15 @@ def first_line(exc: BaseException) -> str:
     """
     lines = safe_text(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def did_you_mean(given: str, known: list[str]) -> str:
+    """`` (did you mean '--tcg-executor'?)`` for a near miss among ``known``, else ``""``.
+
+    >>> did_you_mean("--tcg-exectuor", ["--tcg-executor", "--tcg-workers"])
+    " (did you mean '--tcg-executor'?)"
+    """
+    import difflib  # only on a mistake: loading the plugin stays cheap
+
+    close = difflib.get_close_matches(given, known, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""

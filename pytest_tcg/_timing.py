@@ -43,7 +43,7 @@ from typing import Any
 
 from tcg_core import Future, Graph, GraphModel, NodeRecord, resolve, simulate
 
-from ._graphs import as_model, futures_of
+from ._graphs import as_model, check_builder, futures_of
 from ._stats import add_listener, notify, remove_listener
 
 __all__ = ["SpeedupReport", "measure_speedup", "simulated_speedup", "max_in_flight",
@@ -138,10 +138,7 @@ def measure_speedup(target: Callable[[], Any], *, min_speedup: float, executor: 
                     warmup: bool = True, clock: Callable[[], float] = time.perf_counter
                     ) -> SpeedupReport:
     """Run the check described in the module docstring and return its report."""
-    if not callable(target):
-        raise TypeError("the speedup check needs a zero-argument callable that builds the "
-                        "pipeline afresh (futures resolve only once), e.g. lambda: "
-                        "pipeline(...)")
+    check_builder("the speedup check", target)
     if repeats < 1 or attempts < 1:
         raise ValueError("repeats and attempts must be at least 1")
     if min_speedup <= 0:
@@ -262,7 +259,8 @@ def _judge(runs: _Runs, min_speedup: float, label: str, workers: int,
                   "overheads; make nodes wait longer or use assert_simulated_speedup()")
     elif in_flight < 2:
         reason = ("no parallel run ever had two nodes running at once: the run is "
-                  "serialised (a chain, one worker, or the serial executor)")
+                  "serialised (a chain, one worker, or an executor that runs one body at a "
+                  f"time; the parallel runs used {label})")
     elif ideal < min_speedup * _IDEAL_LEEWAY:
         reason = f"the DAG allows at most {ideal:.2f}x on {workers} workers, on any machine"
     elif (contention := _contention(runs)) is not None:
@@ -328,6 +326,19 @@ def max_in_flight(records: Iterable[NodeRecord]) -> int:
 
 # -- simulating -----------------------------------------------------------------------------
 
+def _simulated_reason(model: GraphModel, weight: str, policy: str, run: bool,
+                      passed: bool) -> str:
+    """What the simulation saw: how many nodes, and, when it failed on a graph not run,
+    that the nodes its bodies create are not among them (they exist once a body runs)."""
+    count = len(model.nodes)
+    reason = (f"simulated over the {count} node{'' if count == 1 else 's'} it saw, "
+              f"weight={weight!r}, policy={policy!r}")
+    if not passed and not run and all(rec.state == "pending" for rec in model.nodes):
+        reason += ("; the graph has not run, so nodes its bodies create (nested nodes) "
+                   "are not among them: pass run=True to run it first and count them")
+    return reason
+
+
 def simulated_speedup(target: Any, *, min_speedup: float, workers: int, weight: str = "cost",
                       run: bool | None = None, policy: str = "critical-path") -> SpeedupReport:
     """The clock-free check: replay the DAG on ``workers`` simulated workers."""
@@ -347,7 +358,7 @@ def simulated_speedup(target: Any, *, min_speedup: float, workers: int, weight: 
     passed = schedule.speedup >= min_speedup
     return SpeedupReport(
         kind="simulated", passed=passed,
-        reason=f"simulated, weight={weight!r}, policy={policy!r}", min_speedup=min_speedup,
+        reason=_simulated_reason(model, weight, policy, run, passed), min_speedup=min_speedup,
         speedup=schedule.speedup, serial_time=schedule.total_work,
         parallel_time=schedule.makespan, executor="simulated", workers=workers,
         ideal_speedup=schedule.speedup, critical_path=tuple(r.name for r in path),

@@ -35,6 +35,7 @@ from ._mock import tcg_mock
 from ._reports import ensure_reports, item_state
 from ._state import SETTINGS, STATS, WRITER
 from ._stats import Stats, add_listener, remove_listener
+from ._text import did_you_mean
 from ._unused import SnapshotAudit
 
 if TYPE_CHECKING:
@@ -97,8 +98,25 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("tcg_workers", "Default worker count for --tcg-workers.", default="")
 
 
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser,
+                                  args: list[str]) -> None:
+    """A misspelt ``--tcg-*`` flag gets a "did you mean" (argparse would only say it is
+    unrecognized): checked here, the one hook that sees the arguments before they are
+    parsed."""
+    known = sorted(name for option in parser.getgroup("tcg").options
+                   for name in option.names() if name.startswith("--"))
+    for arg in args:
+        if arg == "--":
+            break
+        name = arg.split("=", 1)[0]
+        if name.startswith("--tcg") and name not in known:
+            raise pytest.UsageError(f"unknown option {name}{did_you_mean(name, known)}; the "
+                                    f"tcg options are {', '.join(known)}")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    _check_ini_keys(config)
     configure_long_runs(config)
     settings = Settings.from_config(config)
     stats = Stats(formats=list(settings.formats), format_note=settings.format_note)
@@ -135,6 +153,34 @@ def pytest_configure(config: pytest.Config) -> None:
                                   "tcg-snapshot-audit")
     if settings.shuffle is not None:
         config.pluginmanager.register(_ShuffleSeeds(settings.shuffle), "tcg-shuffle-seeds")
+
+
+#: Every ini key the plugin reads (``addini`` above and in ``_longruns``).
+INI_KEYS = ["tcg_shuffle", "tcg_check_mutation", "tcg_graph_out", "tcg_graph_format",
+            "tcg_executor", "tcg_workers", "tcg_progress", "tcg_cache_dir"]
+
+
+def _check_ini_keys(config: pytest.Config) -> None:
+    """A misspelt ``tcg_*`` ini key gets a warning with a "did you mean" (pytest's own
+    says only that the key is unknown)."""
+    for key in sorted(_ini_keys_given(config)):
+        if key.startswith("tcg") and key not in INI_KEYS:
+            config.issue_config_time_warning(pytest.PytestConfigWarning(
+                f"unknown ini key {key!r}{did_you_mean(key, INI_KEYS)}: pytest-tcg ignores "
+                f"it; its keys are {', '.join(INI_KEYS)}"), stacklevel=2)
+
+
+def _ini_keys_given(config: pytest.Config) -> list[str]:
+    """The keys the ini file sets. pytest has no public way to list them: 9.x keeps them
+    in ``_inicfg`` (its ``inicfg`` is deprecated), 8.x in ``inicfg``; with neither,
+    nothing is checked (pytest still warns of an unknown key, without a suggestion)."""
+    found = getattr(config, "_inicfg", None)
+    if found is None and int(pytest.__version__.split(".")[0]) < 9:
+        found = getattr(config, "inicfg", None)
+    try:
+        return [str(key) for key in (found or {})]
+    except Exception:
+        return []
 
 
 def _shown(config: pytest.Config, path: Any) -> str:

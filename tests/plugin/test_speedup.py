@@ -182,7 +182,7 @@ def test_report_text() -> None:
 
 
 def test_bad_targets() -> None:
-    with pytest.raises(TypeError, match="zero-argument callable that builds the pipeline"):
+    with pytest.raises(TypeError, match="zero-argument function that builds the pipeline"):
         assert_parallel_speedup(fan_out(), min_speedup=1.5)  # type: ignore[arg-type]
     done = fan_out(1)
     done.resolve()
@@ -225,8 +225,10 @@ def test_simulated_from_cost_hints_is_exact() -> None:
     with pytest.raises(SpeedupAssertionError) as info:
         assert_simulated_speedup(costed, 1.6, workers=2)
     assert str(info.value).splitlines()[:2] == [
-        "speedup 1.50x < min_speedup 1.6x: FAILED (simulated, weight='cost', "
-        "policy='critical-path')",
+        "speedup 1.50x < min_speedup 1.6x: FAILED (simulated over the 5 nodes it saw, "
+        "weight='cost', policy='critical-path'; the graph has not run, so nodes its bodies "
+        "create (nested nodes) are not among them: pass run=True to run it first and count "
+        "them)",
         "  simulated on 2 workers: total work 9 cost units, makespan 6 cost units",
     ]
 

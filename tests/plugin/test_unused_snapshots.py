@@ -10,22 +10,22 @@ import pytest
 from .conftest import RunPytest
 
 BOTH = '''
-from tcgpipes import add, inc, twice
+from tcgpipes import add, done, inc, twice
 
 def test_kept(tcg_snapshot):
-    tcg_snapshot(inc(1))
-    tcg_snapshot(twice(1), name="named")
+    tcg_snapshot(done(inc(1)))
+    tcg_snapshot(done(twice(1)), name="named")
 
 def test_gone(tcg_snapshot):
-    tcg_snapshot(add(1, 2))
+    tcg_snapshot(done(add(1, 2)))
 '''
 
 ONLY_KEPT = '''
-from tcgpipes import inc, twice
+from tcgpipes import done, inc, twice
 
 def test_kept(tcg_snapshot):
-    tcg_snapshot(inc(1))
-    tcg_snapshot(twice(1), name="named")
+    tcg_snapshot(done(inc(1)))
+    tcg_snapshot(done(twice(1)), name="named")
 
 def test_other():
     pass
