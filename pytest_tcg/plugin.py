@@ -88,6 +88,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Resolve with check_mutation=True in tcg_resolve, tcg_session_resolve and "
              "tcg_graph: a node whose "
              "body changes one of its arguments fails (ini: tcg_check_mutation).")
+    group.addoption(
+        "--tcg-coverage", dest="tcg_coverage", metavar="PKG[,PKG...]", default=None,
+        type=_lazy_parse("parse_packages"),
+        help="Pipeline coverage: which node functions of these packages the tests ran, "
+             "and how; a summary, tcg-coverage.json and (with --tcg-graph-out) "
+             "coverage.html (ini: tcg_coverage).")
+    group.addoption(
+        "--tcg-coverage-fail-under", dest="tcg_coverage_fail_under", metavar="PCT",
+        default=None, type=_lazy_parse("parse_fail_under"),
+        help="Fail the session when under PCT% of the node functions ran "
+             "(ini: tcg_coverage_fail_under).")
+    parser.addini("tcg_coverage", "Packages for --tcg-coverage.", default="")
+    parser.addini("tcg_coverage_fail_under", "Percentage for --tcg-coverage-fail-under.",
+                  default="")
     parser.addini("tcg_shuffle", "Seed (or 'random') for --tcg-shuffle.", default="")
     parser.addini("tcg_check_mutation", "true to turn on --tcg-check-mutation.", default="")
     add_long_run_options(parser, group)
@@ -153,11 +167,56 @@ def pytest_configure(config: pytest.Config) -> None:
                                   "tcg-snapshot-audit")
     if settings.shuffle is not None:
         config.pluginmanager.register(_ShuffleSeeds(settings.shuffle), "tcg-shuffle-seeds")
+    _configure_coverage(config, settings)
+
+
+def _lazy_parse(name: str) -> Any:
+    """An option's parser from ``_coverage_plugin``, imported only when the option is
+    given (loading the plugin stays cheap)."""
+
+    def parse(value: str) -> Any:
+        from . import _coverage_plugin
+
+        return getattr(_coverage_plugin, name)(value)
+
+    parse.__name__ = name
+    return parse
+
+
+def _configure_coverage(config: pytest.Config, settings: Settings) -> None:
+    """Register the coverage hooks when ``--tcg-coverage`` (or its ini key) asks."""
+    packages = _option_or_ini(config, "tcg_coverage", "parse_packages")
+    if packages is None:
+        if _option_or_ini(config, "tcg_coverage_fail_under", "parse_fail_under") is not None:
+            raise pytest.UsageError("--tcg-coverage-fail-under needs --tcg-coverage=PKG "
+                                    "(which packages' node functions to count)")
+        return
+    from ._coverage_plugin import CoverageSession, CoverageXdist
+
+    fail_under = _option_or_ini(config, "tcg_coverage_fail_under", "parse_fail_under")
+    coverage = CoverageSession(config, packages, fail_under, settings.graph_out)
+    config.pluginmanager.register(coverage, "tcg-coverage")
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(CoverageXdist(coverage), "tcg-coverage-xdist")
+
+
+def _option_or_ini(config: pytest.Config, name: str, parser: str) -> Any:
+    value = config.getoption(name)
+    if value is not None:
+        return value
+    raw = str(config.getini(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return _lazy_parse(parser)(raw)
+    except pytest.UsageError as exc:
+        raise pytest.UsageError(f"ini key {name} = {raw!r}: {exc}") from None
 
 
 #: Every ini key the plugin reads (``addini`` above and in ``_longruns``).
 INI_KEYS = ["tcg_shuffle", "tcg_check_mutation", "tcg_graph_out", "tcg_graph_format",
-            "tcg_executor", "tcg_workers", "tcg_progress", "tcg_cache_dir"]
+            "tcg_executor", "tcg_workers", "tcg_progress", "tcg_cache_dir", "tcg_coverage",
+            "tcg_coverage_fail_under"]
 
 
 def _check_ini_keys(config: pytest.Config) -> None:

@@ -107,7 +107,8 @@ PLUGIN_LAYERS = ["_text", "_outcomes", "_config", "_naming", "_graphs", "_stats"
                  "_dagnodes", "_forensics", "_mock", "_html", "_longruns", "_executor",
                  "_output", "_state", "_reports",
                  "_snapshot", "_timing", "_nesting", "_order", "_parallel", "_shape",
-                 "_assertions", "_fixture_objects", "_fixtures", "_unused", "plugin",
+                 "_assertions", "_fixture_objects", "_fixtures", "_unused", "_coverage",
+                 "_coverage_html", "_coverage_plugin", "plugin",
                  "strategies", "__init__"]
 
 

@@ -1,0 +1,239 @@
+"""Pipeline coverage, the hooks (``--tcg-coverage=PKG[,PKG...]``): registered at configure
+only when asked for, so a session without it pays nothing.
+
+Each test runs inside a ``tcg_core`` callback (``with callback:`` reaches every resolve
+in the test, nested ones too) that notes, per node function, how its calls ended. The
+node functions the named packages define are found by importing the packages once the
+tests have run (in the xdist controller, which collects no tests itself).
+Under pytest-xdist each worker sends its ledger to the controller, which merges them
+(``Ledger.merge``) and reports once, as a plain run would.
+"""
+
+from __future__ import annotations
+
+__tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
+
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ._coverage import Ledger, Universe, discover, document, key_of, percent, summary_lines
+from ._naming import write_atomically
+
+__all__ = ["CoverageSession", "parse_fail_under", "parse_packages"]
+
+_WORKEROUTPUT_KEY = "tcg_coverage"
+JSON_NAME = "tcg-coverage.json"
+
+
+def parse_packages(value: str) -> list[str]:
+    """``--tcg-coverage``'s value: comma-separated importable package names."""
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    bad = [n for n in names if not all(p.isidentifier() for p in n.split("."))]
+    if not names or bad:
+        raise pytest.UsageError(f"--tcg-coverage takes importable package names separated by "
+                         f"commas, e.g. shop,shop_extra; got {value!r}")
+    return names
+
+
+def parse_fail_under(value: str) -> float:
+    """``--tcg-coverage-fail-under``'s value: a percentage from 0 to 100."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 100.0:
+        raise pytest.UsageError(f"--tcg-coverage-fail-under takes a percentage from 0 to 100, "
+                         f"got {value!r}")
+    return number
+
+
+class CoverageSession:
+    """The session's pipeline coverage: discovery, recording, merging, reporting."""
+
+    def __init__(self, config: pytest.Config, packages: list[str],
+                 fail_under: float | None, out_dir: Path | None) -> None:
+        self._config = config
+        self.packages = packages  #: what --tcg-coverage named
+        self.fail_under = fail_under  #: --tcg-coverage-fail-under, if given
+        self._out_dir = out_dir  #: --tcg-graph-out, where the JSON and page go
+        self.ledger = Ledger()  #: what this process's tests did
+        self.universe = Universe()  #: the node functions of the packages (controller)
+        self._failed_here: set[str] = set()  #: node functions that failed in this test
+        self.written: list[Path] = []  #: the files written at the end
+
+    def _is_worker(self) -> bool:
+        return hasattr(self._config, "workerinput")
+
+    def _discover(self) -> None:
+        """Find the universe, once, in the process that reports. At the end of the
+        session: the xdist controller collects nothing, and by then a plain run has put
+        the project on ``sys.path`` (as its tests import it); the root and the
+        invocation folder are added for the import, and taken off again."""
+        config = self._config
+        extra = [str(p) for p in (config.rootpath, config.invocation_params.dir)
+                 if str(p) not in sys.path]
+        sys.path[:0] = extra
+        try:
+            self.universe = discover(self.packages, config.rootpath)
+        finally:
+            for entry in extra:
+                if entry in sys.path:
+                    sys.path.remove(entry)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
+        """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_runtest_call"""
+        self._failed_here.clear()
+        with _recorder(self.ledger, item.nodeid, self._failed_here):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_runtest_makereport"""
+        report = yield
+        if report.when == "call" and report.passed:
+            for key in self._failed_here:  # it failed, and the test expected it to
+                self.ledger.function(key).failure_tested = True
+        return report
+
+    def merge_worker(self, node: Any) -> None:
+        """A worker's ledger, merged (called by the xdist controller's hook)."""
+        data = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY)
+        if data is not None:
+            self.ledger.merge(data)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_sessionfinish"""
+        workeroutput = getattr(self._config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[_WORKEROUTPUT_KEY] = self.ledger.to_dict()
+            return
+        self._discover()
+        self._write()
+        if self.fail_under is not None and percent(self.ledger, self.universe) < \
+                self.fail_under and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def _write(self) -> None:
+        folder = self._out_dir or self._config.invocation_params.dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / JSON_NAME
+            write_atomically(path, document(self.ledger, self.universe))
+            self.written.append(path)
+            if self._out_dir is not None:
+                from ._coverage_html import render
+
+                page = folder / "coverage.html"
+                write_atomically(page, render(self.ledger, self.universe))
+                self.written.append(page)
+        except OSError as exc:
+            self.written.clear()
+            self._problem = f"could not write the coverage files in {folder}: {exc}"
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_terminal_summary"""
+        if self._is_worker():
+            return
+        terminalreporter.section("tcg pipeline coverage")
+        for line in summary_lines(self.ledger, self.universe):
+            terminalreporter.write_line(line)
+        for path in self.written:
+            terminalreporter.write_line(f"written: {_shown(self._config, path)}")
+        problem = getattr(self, "_problem", None)
+        if problem:
+            terminalreporter.write_line(problem, red=True)
+        total = percent(self.ledger, self.universe)
+        if self.fail_under is not None:
+            if total < self.fail_under:
+                terminalreporter.write_line(
+                    f"FAIL Required tcg pipeline coverage of {self.fail_under:g}% not "
+                    f"reached. Total pipeline coverage: {total:.2f}%", red=True, bold=True)
+            else:
+                terminalreporter.write_line(
+                    f"Required tcg pipeline coverage of {self.fail_under:g}% reached. "
+                    f"Total pipeline coverage: {total:.2f}%", green=True)
+
+
+class CoverageXdist:
+    """The controller's hook that hears each worker's ledger (only with pytest-xdist)."""
+
+    def __init__(self, coverage: CoverageSession) -> None:
+        self._coverage = coverage
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self._coverage.merge_worker(node)
+
+
+def _recorder(ledger: Ledger, test: str, failed_here: set[str]) -> Any:
+    """A ``tcg_core.Callback`` noting how each node call of the test ended."""
+    from tcg_core import Callback, NodeTimeoutError
+
+    keys: dict[int, str | None] = {}
+
+    def key(record: Any) -> str | None:
+        spec = record.spec
+        found = keys.get(id(spec), "")
+        if found == "":
+            found = keys[id(spec)] = key_of(spec)
+        return found
+
+    def ended(record: Any, failed: BaseException | None) -> None:
+        name = key(record)
+        if name is None:
+            return
+        entry = ledger.function(name)
+        if record.cached:
+            entry.cached += 1
+        elif record.replaced:
+            entry.replaced += 1
+        else:
+            entry.bodies += max(record.attempts, 1)
+            if test not in entry.tests:
+                entry.tests.append(test)
+        parent = record.parent
+        if parent is not None:
+            entry.nested = True
+            link = f"{key(parent)} -> {name}"
+            ledger.nesting[link] = ledger.nesting.get(link, 0) + 1
+        if failed is None:
+            entry.done += 1
+        else:
+            entry.failed += 1
+            entry.timed_out += isinstance(failed, NodeTimeoutError)
+            failed_here.add(name)
+        for source in dict.fromkeys(record.inputs):
+            edge = f"{key(source)} -> {name}"
+            ledger.edges[edge] = ledger.edges.get(edge, 0) + 1
+
+    class Recorder(Callback):
+        def on_finish(self, record: Any) -> None:
+            ended(record, None)
+
+        def on_fail(self, record: Any, error: BaseException) -> None:
+            ended(record, error)
+
+        def on_retry(self, record: Any, error: BaseException) -> None:
+            name = key(record)
+            if name is not None:
+                ledger.function(name).retried += 1
+                ledger.function(name).timed_out += isinstance(error, NodeTimeoutError)
+
+        def on_skip(self, record: Any) -> None:
+            name = key(record)
+            if name is not None:
+                ledger.function(name).skipped += 1
+
+    return Recorder()
+
+
+def _shown(config: pytest.Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.invocation_params.dir))
+    except ValueError:
+        return str(path)
