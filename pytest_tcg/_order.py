@@ -40,6 +40,8 @@ class OrderAssertionError(AssertionError):
         super().__init__(message)
         self.seeds = seeds  #: the two ShuffledExecutor seeds whose results differed
         self.node = node  #: the path of the first node whose value differed, if found
+        #: the node that changed its input, when a rerun with check_mutation=True found one
+        self.culprit: str | None = None
 
 
 def assert_order_independent(target: Callable[[], Any], runs: int = 20,
@@ -77,8 +79,30 @@ def assert_order_independent(target: Callable[[], Any], runs: int = 20,
     for other in seeds[1:]:
         current = _run(target, other)
         if not same_outcome(baseline[0], current[0]):
-            raise _difference(seeds[0], baseline, other, current)
+            error = _difference(seeds[0], baseline, other, current)
+            error.culprit = _culprit(target, (seeds[0], other))
+            if error.culprit is not None:
+                error.args = (f"{error.args[0]}\n{error.culprit}",)
+            raise error
     return seeds
+
+
+def _culprit(target: Callable[[], Any], seeds: tuple[int, int]) -> str | None:
+    """Run both orders again with ``check_mutation=True``: where a body changing its
+    input explains the difference, the node that did it (the usual culprit)."""
+    from tcg_core import InputMutationError
+
+    for seed in seeds:
+        futures = futures_of(target())
+        try:
+            resolve(*futures, executor=ShuffledExecutor(seed=seed), check_mutation=True)
+        except InputMutationError as exc:
+            return (f"the cause: node {exc.path!r} changed its argument {exc.argument!r} "
+                    f"while it ran (found by rerunning seed {seed} with "
+                    "check_mutation=True); give it a copy, or stop it changing the value")
+        except Exception:
+            continue
+    return None
 
 
 _Outcome = tuple[Any, dict[Key, object], list[Key], dict[Key, str]]
@@ -187,6 +211,5 @@ def _difference(seed_a: int, a: _Outcome, seed_b: int, b: _Outcome) -> OrderAsse
                      f"with seed {seed_b}")
         break
     lines.append(f"replay one order: resolve(..., executor=tcg_core.ShuffledExecutor("
-                 f"seed={seed_b})); resolve(..., check_mutation=True) names a node that "
-                 "changes its inputs")
+                 f"seed={seed_b}))")
     return OrderAssertionError("\n".join(lines), (seed_a, seed_b), node)

@@ -458,3 +458,13 @@ def daily(regions: dict[str, list[int]]) -> Any:
 @node
 def forever(n: int) -> Any:
     return forever(n + 1)
+
+
+_STAMPS: list[str] = []
+
+
+@node
+def stamp(label: str) -> int:
+    """Order-dependent through module state, not through an argument."""
+    _STAMPS.append(label)
+    return len(_STAMPS)

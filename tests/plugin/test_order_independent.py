@@ -173,3 +173,17 @@ def test_values_that_cannot_be_compared_are_refused_not_judged_by_repr() -> None
 def test_outcomes_compare_by_content(a: Any, b: Any, same: bool) -> None:
     from pytest_tcg._outcomes import same_outcome
     assert same_outcome(a, b) is same
+
+
+def test_the_node_that_changed_its_input_is_named_as_the_cause() -> None:
+    with pytest.raises(OrderAssertionError) as caught:
+        assert_order_independent(appending, seed=0)
+    assert caught.value.culprit is not None
+    assert "the cause: node 'append_to' changed its argument 'items'" in str(caught.value)
+
+
+def test_no_cause_is_invented_when_no_input_was_changed() -> None:
+    # Order-dependent through a shared global, not through an argument: nothing to name.
+    with pytest.raises(OrderAssertionError) as caught:
+        assert_order_independent(lambda: P.pair(P.stamp("a"), P.stamp("b")), seed=0)
+    assert caught.value.culprit is None and "the cause" not in str(caught.value)
