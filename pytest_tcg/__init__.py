@@ -33,19 +33,20 @@ if TYPE_CHECKING:
     )
     from ._fixture_objects import TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot
     from ._mock import TcgMock
+    from ._regression_fixture import TcgRegression
     from ._timing import SpeedupReport
 
 __all__ = [
     "assert_graph_shape", "assert_nested", "assert_ran_in_parallel",
     "assert_parallel_speedup", "assert_simulated_speedup", "SpeedupReport",
     "SpeedupAssertionError", "assert_order_independent", "OrderAssertionError",
-    "TcgGraph", "TcgResolve", "TcgSessionResolve", "TcgSnapshot", "TcgMock",
+    "TcgGraph", "TcgResolve", "TcgSessionResolve", "TcgSnapshot", "TcgMock", "TcgRegression",
 ]
 
 #: The fixtures' types, for annotating tests (``def test_x(tcg_resolve: TcgResolve)``).
 _FIXTURE_TYPES = {"TcgGraph": "_fixture_objects", "TcgResolve": "_fixture_objects",
                   "TcgSessionResolve": "_fixture_objects", "TcgSnapshot": "_fixture_objects",
-                  "TcgMock": "_mock"}
+                  "TcgMock": "_mock", "TcgRegression": "_regression_fixture"}
 
 
 __version__: str  # read from the installed distribution (pyproject.toml holds the number)

@@ -17,6 +17,7 @@ from ._state import SETTINGS, STATS
 if TYPE_CHECKING:
 
     from ._fixture_objects import TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot
+    from ._regression_fixture import TcgRegression
 
 # The plugin loads this module in every pytest run: what the fixtures hand to a test
 # (and tcg_core with it) is imported when a test first asks for one.
@@ -98,6 +99,21 @@ def tcg_session_resolve(request: pytest.FixtureRequest) -> Iterator[TcgSessionRe
         yield resolver
     finally:
         resolver.close()
+
+
+# -- tcg_regression -------------------------------------------------------------------------
+
+@pytest.fixture
+def tcg_regression(request: pytest.FixtureRequest) -> TcgRegression:
+    """``tcg_regression.check(target)`` records every node's value beside the test
+    (``--tcg-snapshot-update`` writes it) and, later, names the first node whose value
+    changed and what changed downstream because of it; see ``TcgRegression.check``."""
+    from ._regression_fixture import TcgRegression
+
+    config = request.config
+    item_state(request.node)
+    return TcgRegression(request.node, config.stash[SETTINGS].snapshot_update,
+                         config.stash[STATS], _test_executor(request))
 
 
 # -- tcg_snapshot ---------------------------------------------------------------------------

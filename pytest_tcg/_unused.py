@@ -150,7 +150,7 @@ class SnapshotAudit:
             # A test that did not pass may not have reached tcg_snapshot(): keep its files.
             kept = {names_stem(nodeid.partition("::")[2]) for nodeid in ids
                     if nodeid in self._not_passed}
-            for path in sorted(folder.glob("*.json")):
+            for path in sorted([*folder.glob("*.json"), *folder.glob("*.npz")]):
                 if _norm(path) in used or not path.is_file():
                     continue
                 # <test>.json, or <test>.<name>.json for a named or second snapshot

@@ -25,6 +25,7 @@ from ._executor import MARKER_HELP, describe_executor
 from ._fixtures import (
     tcg_executor,
     tcg_graph,
+    tcg_regression,
     tcg_resolve,
     tcg_session_resolve,
     tcg_snapshot,
@@ -45,8 +46,8 @@ if TYPE_CHECKING:
 # Every pytest run in an environment with pytest-tcg loads this module: it imports
 # tcg_core, the speedup checks and the diagram writers only when something uses them.
 
-__all__ = ["tcg_executor", "tcg_graph", "tcg_mock", "tcg_resolve", "tcg_session_resolve",
-           "tcg_snapshot"]
+__all__ = ["tcg_executor", "tcg_graph", "tcg_mock", "tcg_regression", "tcg_resolve",
+           "tcg_session_resolve", "tcg_snapshot"]
 
 _WORKEROUTPUT_KEY = "tcg_stats"
 

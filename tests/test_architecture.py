@@ -106,8 +106,10 @@ def test_the_schedulers_modules_import_only_the_ones_below_them(path: Path) -> N
 PLUGIN_LAYERS = ["_text", "_outcomes", "_config", "_naming", "_graphs", "_stats",
                  "_dagnodes", "_forensics", "_mock", "_html", "_longruns", "_executor",
                  "_output", "_state", "_reports",
-                 "_snapshot", "_timing", "_nesting", "_order", "_parallel", "_shape",
-                 "_assertions", "_fixture_objects", "_fixtures", "_unused", "_coverage",
+                 "_snapshot", "_regression", "_timing", "_nesting", "_order", "_parallel",
+                 "_shape",
+                 "_assertions", "_fixture_objects", "_regression_fixture", "_fixtures",
+                 "_unused", "_coverage",
                  "_coverage_html", "_coverage_plugin", "plugin",
                  "strategies", "__init__"]
 

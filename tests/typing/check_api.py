@@ -10,7 +10,14 @@ from typing import Any
 from typing_extensions import assert_type
 
 import tcg_core
-from pytest_tcg import TcgGraph, TcgMock, TcgResolve, TcgSessionResolve, TcgSnapshot
+from pytest_tcg import (
+    TcgGraph,
+    TcgMock,
+    TcgRegression,
+    TcgResolve,
+    TcgSessionResolve,
+    TcgSnapshot,
+)
 from tcg_core import Future, Graph, Node, NodeFunction, node
 
 
@@ -112,3 +119,8 @@ def check_fixture_types(tcg_resolve: TcgResolve, tcg_graph: TcgGraph, tcg_mock: 
     tcg_snapshot(graph)
     wrong: str = tcg_resolve(add(1, 2))  # type: ignore[assignment]
     assert wrong
+
+
+def check_regression_type(tcg_regression: TcgRegression) -> None:
+    tcg_regression.check(lambda: add(1, 2), rel=1e-9, name="small")
+    tcg_regression.check(lambda: add(1, 2), rel="x")  # type: ignore[arg-type]
