@@ -98,7 +98,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--tcg-coverage-fail-under", dest="tcg_coverage_fail_under", metavar="PCT",
         default=None, type=_lazy_parse("parse_fail_under"),
-        help="Fail the session when under PCT% of the node functions ran "
+        help="Fail the session when under PCT%% of the node functions ran "
              "(ini: tcg_coverage_fail_under).")
     parser.addini("tcg_coverage", "Packages for --tcg-coverage.", default="")
     parser.addini("tcg_coverage_fail_under", "Percentage for --tcg-coverage-fail-under.",

@@ -8,8 +8,10 @@ import pytest
 from .conftest import RunPytest
 
 OPTIONS = ["--tcg-graph-out=DIR", "--tcg-graph-format=FORMATS", "--tcg-executor=NAME",
-           "--tcg-workers=N", "--tcg-snapshot-update"]
-INI_KEYS = ["tcg_graph_out", "tcg_graph_format", "tcg_executor", "tcg_workers"]
+           "--tcg-workers=N", "--tcg-snapshot-update", "--tcg-coverage=PKG[,PKG...]",
+           "--tcg-coverage-fail-under=PCT"]
+INI_KEYS = ["tcg_graph_out", "tcg_graph_format", "tcg_executor", "tcg_workers",
+            "tcg_coverage", "tcg_coverage_fail_under"]
 
 
 def test_help_lists_options_in_a_tcg_group_and_ini_keys(run_sub: RunPytest) -> None:
