@@ -171,65 +171,82 @@ class CoverageXdist:
 
 
 def _recorder(ledger: Ledger, test: str, failed_here: set[str]) -> Any:
-    """A ``tcg_core.Callback`` noting how each node call of the test ended."""
+    """A ``tcg_core.Callback`` noting how each node call of the test ended (its class is
+    made once, on first use: ``tcg_core`` is imported only when coverage runs)."""
+    global _RECORDER
+    if _RECORDER is None:
+        _RECORDER = _recorder_class()
+    return _RECORDER(ledger, test, failed_here)
+
+
+_RECORDER: Any = None
+
+
+def _recorder_class() -> Any:
     from tcg_core import Callback, NodeTimeoutError
 
-    keys: dict[int, str | None] = {}
-
-    def key(record: Any) -> str | None:
-        spec = record.spec
-        found = keys.get(id(spec), "")
-        if found == "":
-            found = keys[id(spec)] = key_of(spec)
-        return found
-
-    def ended(record: Any, failed: BaseException | None) -> None:
-        name = key(record)
-        if name is None:
-            return
-        entry = ledger.function(name)
-        if record.cached:
-            entry.cached += 1
-        elif record.replaced:
-            entry.replaced += 1
-        else:
-            entry.bodies += max(record.attempts, 1)
-            if test not in entry.tests:
-                entry.tests.append(test)
-        parent = record.parent
-        if parent is not None:
-            entry.nested = True
-            link = f"{key(parent)} -> {name}"
-            ledger.nesting[link] = ledger.nesting.get(link, 0) + 1
-        if failed is None:
-            entry.done += 1
-        else:
-            entry.failed += 1
-            entry.timed_out += isinstance(failed, NodeTimeoutError)
-            failed_here.add(name)
-        for source in dict.fromkeys(record.inputs):
-            edge = f"{key(source)} -> {name}"
-            ledger.edges[edge] = ledger.edges.get(edge, 0) + 1
-
     class Recorder(Callback):
+        def __init__(self, ledger: Ledger, test: str, failed_here: set[str]) -> None:
+            self.ledger = ledger  #: the session's record
+            self.test = test  #: the running test's id
+            self.failed_here = failed_here  #: keys of node functions failed in this test
+            self.keys: dict[int, str | None] = {}  #: spec id → key, looked up once
+
+        def key(self, record: Any) -> str | None:
+            spec = record.spec
+            found = self.keys.get(id(spec), "")
+            if found == "":
+                found = self.keys[id(spec)] = key_of(spec)
+            return found
+
+        def ended(self, record: Any, failed: BaseException | None) -> None:
+            name = self.key(record)
+            if name is None:
+                return
+            ledger = self.ledger
+            entry = ledger.function(name)
+            if record.cached:
+                entry.cached += 1
+            elif record.replaced:
+                entry.replaced += 1
+            else:
+                entry.bodies += max(record.attempts, 1)
+                if self.test not in entry.tests:
+                    entry.tests.append(self.test)
+            parent = record.parent
+            if parent is not None:
+                entry.nested = True
+                link = f"{self.key(parent)} -> {name}"
+                ledger.nesting[link] = ledger.nesting.get(link, 0) + 1
+            if failed is None:
+                entry.done += 1
+            else:
+                entry.failed += 1
+                entry.timed_out += isinstance(failed, NodeTimeoutError)
+                self.failed_here.add(name)
+            for source in dict.fromkeys(record.inputs):
+                edge = f"{self.key(source)} -> {name}"
+                ledger.edges[edge] = ledger.edges.get(edge, 0) + 1
+
         def on_finish(self, record: Any) -> None:
-            ended(record, None)
+            self.ended(record, None)
 
         def on_fail(self, record: Any, error: BaseException) -> None:
-            ended(record, error)
+            self.ended(record, error)
 
         def on_retry(self, record: Any, error: BaseException) -> None:
-            name = key(record)
+            name = self.key(record)
             if name is not None:
-                ledger.function(name).retried += 1
-                ledger.function(name).timed_out += isinstance(error, NodeTimeoutError)
+                entry = self.ledger.function(name)
+                entry.retried += 1
+                entry.timed_out += isinstance(error, NodeTimeoutError)
 
         def on_skip(self, record: Any) -> None:
-            name = key(record)
+            name = self.key(record)
             if name is not None:
-                ledger.function(name).skipped += 1
+                self.ledger.function(name).skipped += 1
 
-    return Recorder()
+    return Recorder
 
 
 def _shown(config: pytest.Config, path: Path) -> str:
