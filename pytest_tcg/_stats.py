@@ -9,7 +9,7 @@ from __future__ import annotations
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = ["Stats", "add_listener", "notify", "remove_listener"]
@@ -22,7 +22,8 @@ class Stats:
     graph_tests: int = 0
     graph_files: int = 0
     graph_dir: str | None = None
-    formats: list[str] = field(default_factory=list)
+    #: the session's formats, the same in every worker: merged as the first one set
+    formats: list[str] = field(default_factory=list, metadata={"merge": "first"})
     format_note: str | None = None
     output_fatal: str | None = None
     output_errors: list[str] = field(default_factory=list)
@@ -53,26 +54,26 @@ class Stats:
         return asdict(self)
 
     def merge(self, data: dict[str, Any]) -> None:
-        """Add a worker's counts (its ``to_dict()``) into these."""
+        """Add a worker's counts (its ``to_dict()``) into these, field by field, by the
+        field's kind: numbers add up, lists join, a text or flag keeps the first one set.
+        A field added later is merged too, never silently dropped under xdist."""
         other = Stats(**data)
-        self.graph_tests += other.graph_tests
-        self.graph_files += other.graph_files
-        self.graph_dir = self.graph_dir or other.graph_dir
-        self.formats = self.formats or other.formats
-        self.format_note = self.format_note or other.format_note
-        self.output_fatal = self.output_fatal or other.output_fatal
-        for message in other.output_errors:
-            if message not in self.output_errors and len(self.output_errors) < _MAX_MESSAGES:
-                self.output_errors.append(message)
-        self.output_error_count += other.output_error_count
-        self.speedups.extend(other.speedups)
-        self.simulated += other.simulated
-        self.speedup_failures += other.speedup_failures
-        self.snapshots_written += other.snapshots_written
-        self.snapshots_failed += other.snapshots_failed
-        self.snapshots_passed += other.snapshots_passed
-        self.rows.extend(other.rows)
-        self.snapshot_used.extend(other.snapshot_used)
+        for spec in fields(self):
+            mine, theirs = getattr(self, spec.name), getattr(other, spec.name)
+            if spec.metadata.get("merge") == "first":
+                setattr(self, spec.name, mine or theirs)
+            elif isinstance(mine, bool):
+                setattr(self, spec.name, mine or theirs)
+            elif isinstance(mine, int):
+                setattr(self, spec.name, mine + theirs)
+            elif isinstance(mine, list):
+                if spec.name == "output_errors":  # distinct, and only the first few
+                    mine.extend(m for m in theirs if m not in mine)
+                    del mine[_MAX_MESSAGES:]
+                else:
+                    mine.extend(theirs)
+            else:  # a text (or None): the first one set
+                setattr(self, spec.name, mine or theirs)
 
     def summary_lines(self) -> list[str]:
         """The lines of the ``tcg`` section (empty when the plugin did nothing to report)."""

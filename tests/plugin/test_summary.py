@@ -118,3 +118,33 @@ def test_a_green_run_reports_no_failed_checks(project: pytest.Pytester,
                                  "1.00x, median 1.00x"])
     assert not [line for line in result.stdout.lines if line.startswith("speedup checks")
                 and "failed" in line]
+
+
+def test_every_stats_field_is_merged_from_xdist_workers() -> None:
+    # A counter added to Stats must reach the controller's summary under -n 2: merge
+    # goes field by field, so a new field is merged without touching merge().
+    from dataclasses import fields
+
+    from pytest_tcg._stats import Stats
+
+    worker = Stats()
+    for spec in fields(worker):
+        current = getattr(worker, spec.name)
+        if isinstance(current, bool):
+            setattr(worker, spec.name, True)
+        elif isinstance(current, int):
+            setattr(worker, spec.name, 2)
+        elif isinstance(current, list):
+            current.append("x" if spec.name != "rows" else {"nodeid": "t"})
+        else:
+            setattr(worker, spec.name, "set")
+    controller = Stats()
+    controller.merge(worker.to_dict())
+    controller.merge(worker.to_dict())
+    for spec in fields(controller):
+        value = getattr(controller, spec.name)
+        assert value not in (0, False, None, []), spec.name
+        if isinstance(value, int) and not isinstance(value, bool):
+            assert value == 4, spec.name
+        if spec.metadata.get("merge") == "first":
+            assert value == getattr(worker, spec.name), spec.name
