@@ -18,7 +18,7 @@ from tcg_core import Future, Graph, GraphModel, is_future, resolve
 
 from ._executor import ExecutorChoice, choose_executor, create_executor
 from ._graphs import GraphLike, as_model, futures_of
-from ._naming import name_part, names_stem
+from ._naming import file_name_part, names_stem
 from ._reports import item_state
 from ._snapshot import (
     difference,
@@ -261,10 +261,7 @@ def _refuse_unfinished(where: str, model: GraphModel) -> None:
 
 
 def _check_name(name: str) -> str:
-    text, ok = name_part(name)
-    if not ok or "--" in text:
-        raise ValueError(f"snapshot name {name!r}: use letters, digits, '_' and '.'")
-    return text
+    return file_name_part("snapshot", name)
 
 
 # Reprs and tracebacks name them where test authors import them from.

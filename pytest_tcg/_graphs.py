@@ -12,7 +12,7 @@ from typing import Any
 
 from tcg_core import Future, Graph, GraphModel, NodeRecord, is_future
 
-__all__ = ["GraphLike", "as_model", "check_builder", "futures_of", "label_paths",
+__all__ = ["GraphLike", "as_model", "check_builder", "futures_of", "label_paths", "topological",
            "data_digraph", "PATH_SEP",
            "counted", "clip"]
 
@@ -84,6 +84,28 @@ def futures_of(target: Any) -> list[Future[Any]]:
         return [f for item in target for f in futures_of(item)]
     raise TypeError(f"expected a Future, a recording Graph or a list of futures, not "
                     f"{type(target).__name__} {target!r:.60}")
+
+
+def topological(records: list[NodeRecord]) -> list[NodeRecord]:
+    """``records`` with each node after its inputs and its children (an iterative
+    post-order: no recursion limit however deep the graph)."""
+    known = {r.id for r in records}
+    done: set[int] = set()
+    order: list[NodeRecord] = []
+    for root in records:
+        stack: list[tuple[NodeRecord, bool]] = [(root, False)]
+        while stack:
+            rec, expanded = stack.pop()
+            if rec.id in done:
+                continue
+            if expanded:
+                done.add(rec.id)
+                order.append(rec)
+                continue
+            stack.append((rec, True))
+            stack.extend((dep, False) for dep in (*rec.inputs, *(rec.children or ()))
+                         if dep.id not in done and dep.id in known)
+    return order
 
 
 def label_paths(records: list[NodeRecord],

@@ -13,7 +13,7 @@ import re
 import secrets
 from pathlib import Path
 
-__all__ = ["file_stem", "name_part", "names_stem", "write_atomically"]
+__all__ = ["file_name_part", "file_stem", "name_part", "names_stem", "write_atomically"]
 
 _PATH_OK = re.compile(r"[A-Za-z0-9_/-]*")
 _NAME_OK = re.compile(r"[A-Za-z0-9_.]+")
@@ -93,3 +93,15 @@ def _finish(readable: str, exact: str, lossless: bool) -> str:
     # Nothing lossless ends in '-' plus hex (names end in a letter, digit, '_' or ']').
     digest = hashlib.sha1(exact.encode("utf-8")).hexdigest()[:10]
     return f"{safe[:_MAX_STEM]}-{digest}"
+
+
+def file_name_part(kind: str, name: str) -> str:
+    """A user's ``name=`` as the suffix of a file beside the test, or ``ValueError``.
+
+    >>> file_name_part("snapshot", "after.load")
+    'after.load'
+    """
+    text, ok = name_part(name)
+    if not ok or "--" in text:
+        raise ValueError(f"{kind} name {name!r}: use letters, digits, '_' and '.'")
+    return text

@@ -20,7 +20,7 @@ from typing import Any
 
 from tcg_core import Graph, NodeRecord, ShuffledExecutor, resolve
 
-from ._graphs import check_builder, futures_of
+from ._graphs import check_builder, futures_of, topological
 from ._outcomes import Raised, same_outcome
 
 __all__ = ["OrderAssertionError", "assert_order_independent"]
@@ -140,23 +140,8 @@ def _keys(records: list[NodeRecord]) -> dict[int, Key]:
 
 
 def _topological(records: list[NodeRecord], keys: dict[int, Key]) -> list[Key]:
-    """Keys with every node after its inputs and children (iterative post-order)."""
-    done: set[int] = set()
-    order: list[Key] = []
-    for root in records:
-        stack: list[tuple[NodeRecord, bool]] = [(root, False)]
-        while stack:
-            rec, expanded = stack.pop()
-            if rec.id in done:
-                continue
-            if expanded:
-                done.add(rec.id)
-                order.append(keys[rec.id])
-                continue
-            stack.append((rec, True))
-            stack.extend((dep, False) for dep in (*rec.inputs, *(rec.children or ()))
-                         if dep.id not in done and dep.id in keys)
-    return order
+    """Keys with every node after its inputs and children."""
+    return [keys[rec.id] for rec in topological(records) if rec.id in keys]
 
 
 class _Unfinished:

@@ -17,8 +17,8 @@ import pytest
 
 from tcg_core import Callback, Graph, GraphModel, NodeRecord, is_future, resolve
 
-from ._graphs import as_model, futures_of, label_paths
-from ._naming import name_part, names_stem, write_atomically
+from ._graphs import as_model, futures_of, label_paths, topological
+from ._naming import file_name_part, names_stem, write_atomically
 from ._regression import (
     MAX_BYTES,
     Entry,
@@ -142,10 +142,7 @@ class TcgRegression:
 
 
 def _check_name(name: str) -> str:
-    text, ok = name_part(name)
-    if not ok or "--" in text:
-        raise ValueError(f"tcg_regression name {name!r}: use letters, digits, '_' and '.'")
-    return text
+    return file_name_part("tcg_regression", name)
 
 
 def _check_options(rel: Any, abs_: Any, max_bytes: Any) -> None:
@@ -186,7 +183,7 @@ def _record(model: GraphModel, max_bytes: int, captured: dict[int, Any]) -> Reco
         pytest.fail(f"tcg_regression.check() got a graph that has not run to the end: "
                     f"{names}; resolve it first", pytrace=False)
     labels = label_paths(records, escape)
-    recording = Recording(order=[labels[r.id] for r in _topological(records)])
+    recording = Recording(order=[labels[r.id] for r in topological(records)])
     for rec in records:
         label = labels[rec.id]
         if rec.state != "done":
@@ -200,27 +197,6 @@ def _record(model: GraphModel, max_bytes: int, captured: dict[int, Any]) -> Reco
             except LookupError:  # a nested node of a Graph target: its parent has it
                 recording.entries[label] = _NOT_KEPT
     return recording
-
-
-def _topological(records: list[NodeRecord]) -> list[NodeRecord]:
-    """Each node after its inputs and its children (iterative post-order)."""
-    known = {r.id for r in records}
-    done: set[int] = set()
-    order: list[NodeRecord] = []
-    for root in records:
-        stack: list[tuple[NodeRecord, bool]] = [(root, False)]
-        while stack:
-            rec, expanded = stack.pop()
-            if rec.id in done:
-                continue
-            if expanded:
-                done.add(rec.id)
-                order.append(rec)
-                continue
-            stack.append((rec, True))
-            stack.extend((dep, False) for dep in (*rec.inputs, *(rec.children or ()))
-                         if dep.id not in done and dep.id in known)
-    return order
 
 
 def _dependents(model: GraphModel) -> dict[str, set[str]]:
