@@ -194,3 +194,22 @@ def test_the_coverage_page_opens_in_a_browser(shop: pytest.Pytester, run: RunPyt
     rows = dom.stdout.split("<tbody>", 1)[1]
     assert rows.index("never run") < rows.index(">body<")  # never-run rows first
     assert "<svg" in dom.stdout or "digraph coverage" in dom.stdout
+
+
+EXECUTOR_FLAGS = {"serial": ["--tcg-executor=serial"], "threads": ["--tcg-executor=threads"],
+                  "processes": ["--tcg-executor=processes"], "shuffled": ["--tcg-shuffle=3"],
+                  "dask": ["--tcg-executor=dask"]}
+
+
+@pytest.mark.parametrize("kind", sorted(EXECUTOR_FLAGS))
+def test_the_same_numbers_on_every_executor(shop: pytest.Pytester, kind: str) -> None:
+    # Callbacks run in the resolving process on every executor (processes and Dask send
+    # a resolve with callbacks node by node), so each sees every call.
+    result = shop.runpytest_subprocess("-p", "no:cacheprovider", "--tcg-coverage=shop",
+                                       f"--tcg-cache-dir=cache-{kind}", *EXECUTOR_FLAGS[kind])
+    result.assert_outcomes(passed=4)
+    doc = json.loads((shop.path / "tcg-coverage.json").read_text(encoding="utf-8"))
+    assert doc["percent"] == 62.5
+    by_key = {f["key"]: f for f in doc["functions"]}
+    assert by_key["shop.steps:load"]["replaced"] == 2
+    assert by_key["shop.steps:total"]["failure_tested"] is True

@@ -230,3 +230,19 @@ def test_bad_option(tcg_regression):
         "*needs every node's value, which a future does not keep*",
         "*got a graph that has not run to the end: load (pending)*",
         "*rel must be a number >= 0 or None*"])
+
+
+@pytest.mark.parametrize("flag", ["--tcg-executor=serial", "--tcg-executor=threads",
+                                  "--tcg-executor=processes", "--tcg-shuffle=3",
+                                  "--tcg-executor=dask"])
+def test_a_recording_holds_on_every_executor(pipeline: pytest.Pytester, run: RunPytest,
+                                             flag: str) -> None:
+    # Recorded on threads, checked on each executor: values (nested ones included, kept
+    # by a callback in the resolving process) are the same wherever bodies ran.
+    run("--tcg-snapshot-update").assert_outcomes(passed=1)
+    result = pipeline.runpytest_subprocess("-p", "no:cacheprovider", flag)
+    result.assert_outcomes(passed=1)
+    _change(pipeline, "KEEP = 3", "KEEP = 4")
+    result = pipeline.runpytest_subprocess("-p", "no:cacheprovider", flag)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["first differing node (in topological order): clean"])
