@@ -3,7 +3,7 @@ a reviewer can read, and the first node, in topological order, whose value diffe
 Pure: no pytest here (the fixture is ``_regression_fixture``).
 
 A value is stored as JSON when it is plain data (``None``, bools, ints, floats, strings,
-lists and dicts of those) and its JSON text is at most ``max_bytes``; a NumPy array of
+lists, tuples and string-keyed dicts of those; a tuple's type is recorded) and its JSON text is at most ``max_bytes``; a NumPy array of
 numbers up to that size goes to a sidecar ``.npz`` (read back with
 ``allow_pickle=False``: a hostile file cannot run code); anything else, or anything
 bigger, is stored as a fingerprint (type, size, SHA-256 of its pickle) and compared by
@@ -72,7 +72,7 @@ def _plain(value: Any, depth: int = 0) -> bool:
         return True
     if isinstance(value, float):
         return math.isfinite(value)
-    if type(value) is list:
+    if type(value) in (list, tuple):  # a tuple is stored as a list, its type recorded
         return all(_plain(v, depth + 1) for v in value)
     if type(value) is dict:
         return all(isinstance(k, str) and _plain(v, depth + 1) for k, v in value.items())
@@ -82,14 +82,14 @@ def _plain(value: Any, depth: int = 0) -> bool:
 def encode(value: Any, max_bytes: int = MAX_BYTES) -> Entry:
     """How ``value`` is recorded (see the module docstring).
 
-    >>> encode([1, 2.5, "a"]).kind, encode((1, 2)).kind, encode(object()).kind
-    ('json', 'fingerprint', 'fingerprint')
+    >>> encode([1, 2.5, "a"]).kind, encode((1, 2)).type, encode(object()).kind
+    ('json', 'tuple', 'fingerprint')
     """
     name = _type_name(value)
     if _plain(value):
         text = json.dumps(value, sort_keys=True)
-        if len(text) <= max_bytes:
-            return Entry("json", name, value, len(text))
+        if len(text) <= max_bytes:  # compared as read back: tuples as lists, on both sides
+            return Entry("json", name, json.loads(text), len(text))
         return _fingerprint(value, name, f"its JSON is {len(text):,} bytes, over "
                             f"max_bytes={max_bytes:,}")
     if _numeric_array(value):

@@ -246,3 +246,22 @@ def test_a_recording_holds_on_every_executor(pipeline: pytest.Pytester, run: Run
     result = pipeline.runpytest_subprocess("-p", "no:cacheprovider", flag)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["first differing node (in topological order): clean"])
+
+
+def test_tuples_are_stored_as_json_and_compare_after_a_round_trip(
+        project: pytest.Pytester, run: RunPytest) -> None:
+    project.makepyfile(test_reg='''
+from tcg_core import node
+
+@node
+def pair(x):
+    return (x, {"k": [x, (1, 2)]})
+
+def test_values(tcg_regression):
+    tcg_regression.check(lambda: pair(3))
+''')
+    run("--tcg-snapshot-update").assert_outcomes(passed=1)
+    stored = project.path / "__tcg_snapshots__" / "test_reg" / "test_values.values.json"
+    entry = json.loads(stored.read_text(encoding="utf-8"))["nodes"]["pair"]
+    assert entry == {"kind": "json", "type": "tuple", "value": [3, {"k": [3, [1, 2]]}]}
+    run().assert_outcomes(passed=1)  # the tuple read back as a list still matches
