@@ -3,8 +3,9 @@ a reviewer can read, and the first node, in topological order, whose value diffe
 Pure: no pytest here (the fixture is ``_regression_fixture``).
 
 A value is stored as JSON when it is plain data (``None``, bools, ints, floats, strings,
-lists, tuples and string-keyed dicts of those; a tuple's type is recorded) and its JSON text is at most ``max_bytes``; a NumPy array of
-numbers up to that size goes to a sidecar ``.npz`` (read back with
+lists, tuples and string-keyed dicts of those; a tuple's type is recorded) and its JSON
+text is at most ``max_bytes``; a NumPy array of numbers up to that size goes to a
+sidecar ``.npz`` (read back with
 ``allow_pickle=False``: a hostile file cannot run code); anything else, or anything
 bigger, is stored as a fingerprint (type, size, SHA-256 of its pickle) and compared by
 it, which the report says.
