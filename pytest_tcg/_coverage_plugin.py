@@ -22,6 +22,7 @@ import pytest
 
 from ._coverage import Ledger, Universe, discover, document, key_of, percent, summary_lines
 from ._naming import write_atomically
+from ._reports import shown_path
 
 __all__ = ["CoverageSession", "parse_fail_under", "parse_packages"]
 
@@ -144,7 +145,7 @@ class CoverageSession:
         for line in summary_lines(self.ledger, self.universe):
             terminalreporter.write_line(line)
         for path in self.written:
-            terminalreporter.write_line(f"written: {_shown(self._config, path)}")
+            terminalreporter.write_line(f"written: {shown_path(self._config, path)}")
         problem = getattr(self, "_problem", None)
         if problem:
             terminalreporter.write_line(problem, red=True)
@@ -248,9 +249,3 @@ def _recorder_class() -> Any:
 
     return Recorder
 
-
-def _shown(config: pytest.Config, path: Path) -> str:
-    try:
-        return str(path.relative_to(config.invocation_params.dir))
-    except ValueError:
-        return str(path)

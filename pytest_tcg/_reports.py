@@ -28,7 +28,7 @@ import pytest
 
 from ._state import CURRENT, STATS, TEST, WRITER, ItemState
 
-__all__ = ["TestReports", "ensure_reports", "item_state"]
+__all__ = ["TestReports", "ensure_reports", "item_state", "shown_path"]
 
 _REPORTS = "tcg-reports"
 
@@ -137,7 +137,7 @@ class TestReports:
                 from ._forensics import describe, one_line_errors
 
                 state.node_errors = one_line_errors(model)
-                files = {fmt: _shown(self._config, path)
+                files = {fmt: shown_path(self._config, path)
                          for fmt, path in (state.saved or {}).items()}
                 report.sections.append(("tcg: the graph of this test", describe(model, files)))
         if report.when == "teardown" and writer is not None:
@@ -166,7 +166,7 @@ class TestReports:
         for problem in problems:
             stats.add_error(problem)
         for fmt, path in written.items():
-            prop = (_PROPERTY[fmt], _shown(self._config, path))
+            prop = (_PROPERTY[fmt], shown_path(self._config, path))
             # The teardown report, which junitxml reads, copies item.user_properties;
             # a file saved at teardown goes on that report directly.
             item.user_properties.append(prop)
@@ -250,7 +250,8 @@ def _worse(a: str, b: str) -> str:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-def _shown(config: pytest.Config, path: Path) -> str:
+def shown_path(config: pytest.Config, path: Path) -> str:
+    """``path`` as the user sees it: relative to where pytest was started, if inside."""
     try:
         return str(path.relative_to(config.invocation_params.dir))
     except ValueError:
