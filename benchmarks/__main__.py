@@ -4,6 +4,7 @@
     python -m benchmarks --full           # adds million-node runs and more repeats
     python -m benchmarks --only micro     # one scenario (repeat --only for several)
     python -m benchmarks --only profile   # hot paths of tcg_core (not run by default)
+    python -m benchmarks --only data      # arrays of hundreds of MB on processes (opt-in)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SCENARIOS = {
     "distributed": "_distributed",
 }
 #: scenarios run only when asked for with --only.
-OPT_IN = {"profile": "_profile"}
+OPT_IN = {"profile": "_profile", "data": "_data"}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

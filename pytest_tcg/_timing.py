@@ -35,7 +35,6 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -159,7 +158,7 @@ def measure_speedup(target: Callable[[], Any], *, min_speedup: float, executor: 
         return report
     finally:
         if owned:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown()
 
 
 def _parallel_executor(executor: Any, workers: int | None) -> tuple[Any, bool, str]:
@@ -171,16 +170,10 @@ def _parallel_executor(executor: Any, workers: int | None) -> tuple[Any, bool, s
         from tcg_core import ThreadsExecutor
 
         return ThreadsExecutor(max_workers=workers or _DEFAULT_THREADS), False, "threads"
-    import concurrent.futures
+    if executor == "processes":  # the engine's own worker processes, kept up meanwhile
+        from tcg_core import ProcessesExecutor
 
-    if executor == "processes":
-        import multiprocessing
-
-        method = "forkserver" if sys.platform.startswith("linux") else None
-        pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers or os.cpu_count() or 2,
-            mp_context=multiprocessing.get_context(method))
-        return pool, True, "processes"
+        return ProcessesExecutor(max_workers=workers).start(), True, "processes"
     label = executor if isinstance(executor, str) else type(executor).__name__
     return executor, False, label
 

@@ -28,7 +28,7 @@ from ._errors import (
                       SerializationError,
                       TcgError,
 )
-from ._executors import ShuffledExecutor, ThreadsExecutor
+from ._executors import ProcessesExecutor, ShuffledExecutor, ThreadsExecutor
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
 from ._logs import LogCallback
@@ -76,6 +76,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "node", "Node", "NodeFunction", "MultiNodeFunction", "Future", "is_future", "resolve",
     "Graph", "GraphModel", "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor",
+    "ProcessesExecutor",
     "ShuffledExecutor", "simulate", "Schedule", "override", "Override",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
     "InputMutationError", "RecursionDepthError", "ReplacementError", "CycleError",

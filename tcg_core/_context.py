@@ -251,17 +251,17 @@ class Raised:
 
     __slots__ = ("error", "trace")
 
-    def __init__(self, error: Exception, trace: str) -> None:
+    def __init__(self, error: BaseException, trace: str) -> None:
         self.error = error  #: the exception, as ``portable`` made it
         self.trace = trace  #: where it was raised, user frames only
 
-    def __getstate__(self) -> tuple[Exception, str]:
+    def __getstate__(self) -> tuple[BaseException, str]:
         return self.error, self.trace
 
-    def __setstate__(self, state: tuple[Exception, str]) -> None:
+    def __setstate__(self, state: tuple[BaseException, str]) -> None:
         self.error, self.trace = state
 
-    def received(self) -> Exception:
+    def received(self) -> BaseException:
         """The exception in the parent, its worker traceback chained as its cause."""
         error = self.error
         if error.__cause__ is None and self.trace:
@@ -312,7 +312,7 @@ def user_traceback(exc: BaseException) -> str:
         return f"{type(exc).__name__} (its traceback could not be formatted)"
 
 
-def portable(exc: Exception) -> Exception:
+def portable(exc: BaseException) -> BaseException:
     """``exc``, or a ``RemoteError`` with its type, message and traceback text when it
     does not survive a pickle round trip (the parent would fail to load it, and report
     a dead worker instead) or cannot describe itself (Dask would replace it with the

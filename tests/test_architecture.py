@@ -29,8 +29,8 @@ ALLOWED: dict[str, set[str]] = {
 ALLOWED["_future"].add("_export")  # Graph's views: the user's handle calls the exporters
 # The scheduler's own modules, lowest first.
 SCHEDULER_LAYERS = ["_overrides", "_failures", "_state", "_priority", "_sharing", "_nesting",
-                    "_stopping", "_lifecycle", "_run", "_handover", "_mutation", "_observed",
-                    "_resolve"]
+                    "_stopping", "_lifecycle", "_run", "_handover", "_kept", "_mutation",
+                    "_observed", "_resolve"]
 
 
 def _imports(path: Path) -> list[tuple[str, int]]:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
-import os
 from typing import Any
 
 from .._errors import TcgError, did_you_mean
 from ._base import Adapter, SerialAdapter
+from ._processes import ProcessesExecutor
 from ._shuffled import ShuffledExecutor, shuffled_adapter
 from ._threads import ThreadsAdapter, ThreadsExecutor
 
-__all__ = ["EXECUTOR_NAMES", "Adapter", "ShuffledExecutor", "ThreadsExecutor", "check_executor",
-           "make_adapter"]
+__all__ = ["EXECUTOR_NAMES", "Adapter", "ProcessesExecutor", "ShuffledExecutor",
+           "ThreadsExecutor", "check_executor", "make_adapter"]
 
 EXECUTOR_NAMES = ("serial", "threads", "processes", "dask")
 
@@ -36,7 +36,8 @@ def _is_dask_client(executor: Any) -> bool:
 def check_executor(where: str, executor: Any) -> None:
     """Refuse what cannot be an ``executor=`` before anything runs (also for a resolve
     nested in a body, which runs inline whatever it was given)."""
-    if executor is None or isinstance(executor, (Adapter, ThreadsExecutor, ShuffledExecutor)):
+    if executor is None or isinstance(executor, (Adapter, ThreadsExecutor, ShuffledExecutor,
+                                                 ProcessesExecutor)):
         return
     if isinstance(executor, str):
         if executor in EXECUTOR_NAMES:
@@ -51,7 +52,8 @@ def check_executor(where: str, executor: Any) -> None:
     names = ", ".join(map(repr, EXECUTOR_NAMES))
     hint = did_you_mean(executor, EXECUTOR_NAMES) if isinstance(executor, str) else ""
     raise TcgError(f"{where}: unknown executor {executor!r:.80}{hint}: use one of {names}, "
-                   "a tcg_core.ThreadsExecutor, a tcg_core.ShuffledExecutor, a "
+                   "a tcg_core.ThreadsExecutor, a tcg_core.ProcessesExecutor, a "
+                   "tcg_core.ShuffledExecutor, a "
                    "concurrent.futures.Executor, or a distributed.Client")
 
 
@@ -67,8 +69,11 @@ def make_adapter(executor: Any, max_workers: int | None) -> Adapter:
         return shuffled_adapter(executor, max_workers)
     from ._pool import PoolAdapter, ProcessAdapter  # multiprocessing only when needed
 
-    if executor == "processes":
-        return ProcessAdapter.owned(max_workers or os.cpu_count() or 2)
+    if executor == "processes" or isinstance(executor, ProcessesExecutor):
+        from ._processes import ProcessesAdapter
+
+        return ProcessesAdapter.configured(
+            executor if isinstance(executor, ProcessesExecutor) else None, max_workers)
     if executor == "dask":
         from ._dask import dask_adapter
 

@@ -29,6 +29,8 @@ class Adapter:
     #: runs a node's task once its inputs' tasks are handed to it, before they are done
     #: (``DaskAdapter.send``): the scheduler hands whole parts of the graph over
     hands_over: bool = False
+    #: can keep each value in the worker that made it (``_scheduler._kept``)
+    keeps_values: bool = False
     name: str = "adapter"
     #: which ready node runs next: called with the ready deque, returns the one popped;
     #: ``None`` for the scheduler's own policy (see ``_scheduler``), the fast path
@@ -58,6 +60,11 @@ class Adapter:
 
     def close(self, *, cancel: bool) -> None:
         """Release what this adapter created (never an executor the user passed)."""
+
+
+class WorkerDied(Exception):
+    """The worker process running a body died (killed, crashed, ``os._exit``), or
+    every worker died while starting; the message says which."""
 
 
 class SerialAdapter(Adapter):
@@ -90,6 +97,8 @@ def _text_of(error: BaseException | None) -> str:
 def describe_pool_failure(exc: BaseException) -> tuple[type[TcgError], str] | None:
     """The error type and user-facing reason for a process-pool failure, or ``None`` for
     an ordinary exception raised by the node's body."""
+    if isinstance(exc, WorkerDied):
+        return TcgError, _text_of(exc)
     if isinstance(exc, cf.BrokenExecutor):
         reason = getattr(exc, "__tcg_reason__", None)
         if reason is not None:  # the pool's workers died on start (ProcessAdapter)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
-import concurrent.futures as cf
 import functools
 import pickle
 import re
@@ -22,7 +21,7 @@ from typing import Any
 
 from .._errors import SerializationError
 
-__all__ = ["ByValue", "main_guard_problem", "shippable"]
+__all__ = ["ByValue", "shippable", "startup_problem"]
 
 
 class ByValue:
@@ -101,11 +100,8 @@ def shippable(spec: Any) -> Any:
 _GUARD = re.compile(r"""__name__\s*==\s*['"]__main__['"]""")
 
 
-def main_guard_problem(warmups: list[cf.Future[Any]]) -> str | None:
+def startup_problem() -> str | None:
     """Why every worker of a new pool died before running anything, when we can tell."""
-    if not warmups or any(f.done() and not f.cancelled() and f.exception() is None
-                          for f in warmups):
-        return None
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if not path:

@@ -40,7 +40,8 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
     callbacks = _callbacks_of(options)
     observed = callbacks is not None or options.cache or observing()
-    if observed and adapter.hands_over and _only_verbose_nodes_elsewhere(options, records):
+    if observed and (adapter.hands_over or adapter.keeps_values) \
+            and _only_verbose_nodes_elsewhere(options, records):
         observed, callbacks = False, None
     run = _run_class(options, observed, adapter)(adapter, options, nested, generation())
     if observed:  # the same loop with its hooks (see _observed)
@@ -107,6 +108,11 @@ def _run_class(options: ResolveOptions, observed: bool, adapter: Adapter) -> typ
         from ._handover import HandoverRun  # the Dask adapter's modules only when used
 
         return HandoverRun
+    if adapter.keeps_values and not observed and not options.check_mutation \
+            and current() is None:
+        from ._kept import KeptRun  # values stay in tcg's worker processes
+
+        return KeptRun
     if options.check_mutation:  # the checked run only when asked: the default pays nothing
         from ._mutation import CheckedRun
 

@@ -1,0 +1,269 @@
+"""Real data on processes: NumPy arrays of hundreds of MB through a chain and a fan.
+
+* chain: a node makes a float64 array of ``CHAIN_MB``, six nodes each return ``x + 1.0``,
+  and the last array comes back to the caller;
+* fan: a node makes one ``FAN_MB`` array, four CPU-bound nodes (pure-Python loops over a
+  strided view of it) read it, one node adds their results.
+
+Side by side in one run: a plain Python loop (the physical limit on one core), tcg on
+serial, threads and processes, dask.delayed with its multiprocessing scheduler,
+dask.distributed on a 2-process LocalCluster (and tcg handing the graph to it), and for
+the fan joblib (loky with its memory-mapping of big arrays). The sizes can be lowered
+with ``TCG_BENCH_CHAIN_MB`` / ``TCG_BENCH_FAN_MB``.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tcg_core import node, resolve
+
+from ._common import Check, Options, ScenarioResult, Table, fmt, have, log, median
+
+CHAIN_MB = int(os.environ.get("TCG_BENCH_CHAIN_MB", "200"))
+FAN_MB = int(os.environ.get("TCG_BENCH_FAN_MB", "400"))
+STEPS = 6
+FAN = 4
+#: items of the input each CPU-bound node of the fan reads, and passes over them in Python
+LOOP_ITEMS = 1_000_000
+PASSES = 16
+
+
+def make(megabytes: int) -> Any:
+    return np.zeros(megabytes * 1_000_000 // 8)
+
+
+def inc(x: Any) -> Any:
+    return x + 1.0
+
+
+def crunch(x: Any, i: int) -> float:
+    """Pure Python over a strided view of ``x``: CPU-bound, holding the GIL."""
+    values = x[i::max(1, len(x) // LOOP_ITEMS)].tolist()
+    total = 0.0
+    for _ in range(PASSES):
+        for value in values:
+            total += value * 0.5 + i
+    return total
+
+
+def add(*values: float) -> float:
+    return float(sum(values))
+
+
+n_make, n_inc, n_crunch, n_add = node(make), node(inc), node(crunch), node(add)
+
+
+def tcg_chain() -> Any:
+    x = n_make(CHAIN_MB)
+    for _ in range(STEPS):
+        x = n_inc(x)
+    return x
+
+
+def tcg_fan() -> Any:
+    x = n_make(FAN_MB)
+    return n_add(*[n_crunch(x, i) for i in range(FAN)])
+
+
+def plain_chain() -> Any:
+    x = make(CHAIN_MB)
+    for _ in range(STEPS):
+        x = inc(x)
+    return x
+
+
+def plain_fan() -> float:
+    x = make(FAN_MB)
+    return add(*[crunch(x, i) for i in range(FAN)])
+
+
+def _timed(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(repeats):
+        gc.collect()
+        started = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - started)
+        if not isinstance(result, float):
+            result = float(result[0]) if hasattr(result, "__getitem__") else result
+    return median(times), result
+
+
+def _tcg_processes(build: Callable[[], Any]) -> tuple[Callable[[], Any], dict[str, Any]]:
+    """A run on tcg's processes, and what the last one moved."""
+    from tcg_core import ProcessesExecutor
+    from tcg_core._executors._processes import ProcessesAdapter
+
+    moved: dict[str, Any] = {}
+
+    def run() -> Any:
+        adapter = ProcessesAdapter.configured(ProcessesExecutor(max_workers=2), None)
+        (value,) = resolve(build(), executor=adapter)
+        moved.update(adapter.pool.traffic)
+        return value
+
+    return run, moved
+
+
+def _dask_runs(options: Options, chain: bool) -> dict[str, Callable[[], Any]]:
+    if not options.dask or not have("dask"):
+        return {}
+    import dask
+
+    def delayed_graph() -> Any:
+        if chain:
+            x = dask.delayed(make)(CHAIN_MB)
+            for _ in range(STEPS):
+                x = dask.delayed(inc)(x)
+            return x
+        x = dask.delayed(make)(FAN_MB)
+        return dask.delayed(add)(*[dask.delayed(crunch)(x, i) for i in range(FAN)])
+
+    return {"dask.delayed, multiprocessing scheduler":
+            lambda: dask.compute(delayed_graph(), scheduler="processes", num_workers=2)[0]}
+
+
+def _cluster_runs(options: Options, chain: bool, client: Any) -> dict[str, Callable[[], Any]]:
+    if client is None:
+        return {}
+    import dask
+
+    def delayed_graph() -> Any:
+        if chain:
+            x = dask.delayed(make)(CHAIN_MB)
+            for _ in range(STEPS):
+                x = dask.delayed(inc)(x)
+            return x
+        x = dask.delayed(make)(FAN_MB)
+        return dask.delayed(add)(*[dask.delayed(crunch)(x, i) for i in range(FAN)])
+
+    return {"dask.distributed, 2 worker processes":
+            lambda: dask.compute(delayed_graph(), scheduler=client)[0],
+            "tcg resolve(executor=client) on that cluster":
+            lambda: resolve(tcg_chain() if chain else tcg_fan(), executor=client)[0]}
+
+
+def _joblib_fan() -> dict[str, Callable[[], Any]]:
+    if not have("joblib"):
+        return {}
+    import joblib
+
+    def run() -> float:
+        x = make(FAN_MB)
+        parts = joblib.Parallel(n_jobs=2)(joblib.delayed(crunch)(x, i) for i in range(FAN))
+        return add(*parts)
+
+    return {"joblib.Parallel (loky, memory-mapped input)": run}
+
+
+def _start_cluster(options: Options) -> tuple[Any, Any]:
+    if not options.dask or not have("distributed"):
+        return None, None
+    import distributed
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
+    return cluster, distributed.Client(cluster)
+
+
+def _measure(options: Options, label: str, runs: dict[str, Callable[[], Any]],
+             slow: set[str]) -> dict[str, tuple[float, Any]]:
+    found: dict[str, tuple[float, Any]] = {}
+    for name, run in runs.items():
+        log(options, f"data {label}: {name}")
+        found[name] = _timed(run, 1 if name in slow else options.repeats)
+    return found
+
+
+def _table(title: str, found: dict[str, tuple[float, Any]], base: str,
+           notes: list[str]) -> Table:
+    reference = found[base][0]
+    rows = [[name, fmt(seconds, 2), fmt(seconds / reference, 2)]
+            for name, (seconds, _) in found.items()]
+    return Table(title=title, headers=["engine", "median s", f"x {base}"], rows=rows,
+                 notes=notes)
+
+
+def run(options: Options) -> ScenarioResult:
+    cluster, client = _start_cluster(options)
+    slow = {"dask.delayed, multiprocessing scheduler"}
+    try:
+        chain_processes, chain_moved = _tcg_processes(tcg_chain)
+        chain = _measure(options, "chain", {
+            "plain Python loop": plain_chain,
+            "tcg serial": lambda: resolve(tcg_chain(), executor="serial")[0],
+            "tcg threads": lambda: resolve(tcg_chain(), executor="threads")[0],
+            "tcg processes": chain_processes,
+            **_dask_runs(options, True), **_cluster_runs(options, True, client)}, slow)
+        fan_processes, fan_moved = _tcg_processes(tcg_fan)
+        fan = _measure(options, "fan", {
+            "plain Python loop": plain_fan,
+            "tcg serial": lambda: resolve(tcg_fan(), executor="serial")[0],
+            "tcg processes": fan_processes,
+            **_joblib_fan(), **_dask_runs(options, False),
+            **_cluster_runs(options, False, client)}, slow)
+        speedup = _speedup_check(options)
+    finally:
+        if client is not None:
+            client.close()
+            cluster.close()
+    return _result(chain, fan, chain_moved, fan_moved, speedup)
+
+
+def _speedup_check(options: Options) -> tuple[bool, str]:
+    from pytest_tcg import assert_parallel_speedup
+
+    log(options, "data fan: assert_parallel_speedup(..., executor='processes')")
+    try:
+        report = assert_parallel_speedup(tcg_fan, min_speedup=1.6, executor="processes",
+                                         workers=2)
+    except AssertionError as failed:
+        return False, str(failed).splitlines()[0]
+    return True, f"passed, measured {report.speedup:.2f}x"
+
+
+def _result(chain: dict[str, tuple[float, Any]], fan: dict[str, tuple[float, Any]],
+            chain_moved: dict[str, Any], fan_moved: dict[str, Any],
+            speedup: tuple[bool, str]) -> ScenarioResult:
+    chain_edges, fan_edges = STEPS + 1, 2 * FAN + 1
+    tables = [
+        _table(f"chain: {STEPS} nodes x + 1.0 on a {CHAIN_MB} MB float64 array, the last "
+               "array returned (2 workers)", chain, "tcg serial",
+               [f"tcg processes wrote {chain_moved.get('shared', 0) / 1e6:.0f} MB to shared "
+                f"memory for {chain_edges} edges ({chain_moved.get('exported', 0)} values "
+                f"sent worker to worker, {chain_moved.get('fetched', 0)} fetched by the "
+                "caller): the chain stays in one worker, only the result moves"]),
+        _table(f"fan: {FAN} CPU-bound nodes (pure-Python loops) over one {FAN_MB} MB input "
+               "(2 workers)", fan, "tcg serial",
+               [f"tcg processes wrote {fan_moved.get('shared', 0) / 1e6:.0f} MB to shared "
+                f"memory for {fan_edges} edges ({fan_moved.get('exported', 0)} copies of the "
+                "input: one per other process that reads it)"])]
+    serial_c, processes_c = chain["tcg serial"][0], chain["tcg processes"][0]
+    serial_f, processes_f = fan["tcg serial"][0], fan["tcg processes"][0]
+    checks = [
+        Check(target="chain: tcg processes within 1.5 x tcg serial",
+              measured=f"{processes_c / serial_c:.2f} x", met=processes_c <= 1.5 * serial_c),
+        Check(target="fan: tcg processes at least 1.6 x faster than serial on 2 cores",
+              measured=f"{serial_f / processes_f:.2f} x",
+              met=serial_f / processes_f >= 1.6),
+        Check(target="fan: assert_parallel_speedup(min_speedup=1.6, executor='processes') "
+                     "passes", measured=speedup[1], met=speedup[0])]
+    for peer in ("dask.delayed, multiprocessing scheduler",
+                 "dask.distributed, 2 worker processes"):
+        if peer in chain:
+            checks.append(Check(target=f"chain: tcg processes faster than {peer}",
+                                measured=f"{processes_c:.2f} s vs {chain[peer][0]:.2f} s",
+                                met=processes_c < chain[peer][0]))
+    data = {"chain": {k: v[0] for k, v in chain.items()},
+            "fan": {k: v[0] for k, v in fan.items()},
+            "chain_moved": chain_moved, "fan_moved": fan_moved,
+            "sizes_mb": {"chain": CHAIN_MB, "fan": FAN_MB}}
+    return ScenarioResult(name="data", data=data, tables=tables, checks=checks)
