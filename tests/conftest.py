@@ -37,3 +37,17 @@ def every_executor(request: pytest.FixtureRequest) -> Any:
     if request.param == "dask":
         return request.getfixturevalue("dask_client")
     return request.param
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_shared_memory_left_behind() -> Iterator[None]:
+    """Every resolve of the session removed its shared-memory directory (the data plane
+    of ``executor="processes"``): checked once, when the session's tests are done."""
+    import os
+
+    yield
+    from tcg_core._executors._shared import PREFIX, _base_dir
+
+    mine = f"{PREFIX}{os.getpid()}-"
+    left = [name for name in os.listdir(_base_dir()) if name.startswith(mine)]
+    assert not left, f"shared-memory directories left behind by this session: {left}"

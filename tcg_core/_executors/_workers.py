@@ -61,6 +61,7 @@ class WorkerPool:
         self.share_above = share_above  #: buffers from this size go through shared memory
         self.startup_failure = startup_failure  #: why workers die on start, if known
         self.space = Space.create()  #: the run's shared files
+        self.size = workers  #: the workers it keeps alive (one stuck past a timeout aside)
         self.lock = threading.RLock()  #: guards everything below
         self.slots: list[Slot] = []  #: every worker started, dead ones included
         self.queue: list[Task] = []  #: tasks waiting for a free worker
@@ -82,8 +83,14 @@ class WorkerPool:
         self.closing = False  #: no new work: stop the workers once they are idle
         self.ever_ready = False  #: a worker started: the main module imports fine
         self.wake_r, self.wake_w = context.Pipe(duplex=False)  #: interrupts the reader
-        for _ in range(workers):
-            self.start_worker()
+        try:
+            for _ in range(workers):
+                self.start_worker()
+        except BaseException:  # e.g. a script without a main guard, run by a worker
+            for slot in self.slots:
+                slot.process.terminate()
+            self.space.remove()
+            raise
         self.reader = threading.Thread(target=self.read, name="tcg-workers", daemon=True)
         self.reader.start()
         _OPEN.add(self)
@@ -122,15 +129,14 @@ class WorkerPool:
 
     def close_run(self, run: RunShare, *, cancel: bool) -> None:
         """A resolve on a pool that stays up ended: drop its queued tasks, stop the
-        workers running its bodies (``cancel``; new ones take their place), and let
-        the workers drop its values and its argument files."""
+        workers still running its bodies (cancelled, or stuck past a timeout; new ones
+        take their places), and let the workers drop its values and argument files."""
         with self.lock:
             run.closed = True
             self.queue = [t for t in self.queue if t.run is not run]
-            if cancel:
-                for slot in self.slots:
-                    if slot.alive and slot.task is not None and slot.task.run is run:
-                        slot.process.terminate()
+            for slot in self.slots:  # cancelled, or stuck past a timeout: nobody waits
+                if slot.alive and slot.task is not None and slot.task.run is run:
+                    slot.process.terminate()
         self.release(list(run.vids))
         for _, (name, _, _) in run.memo.values():
             self.space.delete(name)
@@ -366,7 +372,8 @@ class WorkerPool:
                 self.queue.insert(0, task)  # sent to a worker already dead: it never ran
                 task = None
             started = slot.ready
-            if started and not self.closing:
+            live = sum(1 for s in self.slots if s.alive)
+            if started and not self.closing and live < self.size:
                 self.start_worker()
             elif not self.ever_ready and not any(s.alive for s in self.slots):
                 self.fail_queue(how)

@@ -27,7 +27,7 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 from typing import Any
 
 from .._errors import SerializationError, TcgError
-from .._executors._held import Held, ValueLost
+from .._executors._held import Held
 from .._executors._processes import ProcessesAdapter
 from .._record import Handle, NodeRecord, NodeState
 from .._values import scan_futures
@@ -92,7 +92,7 @@ class KeptRun(Run):
                 base = _handle(future._record)
                 if base is not None:
                     self.fetch_into(base)
-        except ValueLost as exc:
+        except TcgError as exc:  # lost with its worker, or it does not pickle
             self.fail(rec, exc)
             return
         except BaseException as exc:
@@ -109,7 +109,7 @@ class KeptRun(Run):
             if helds and rec.id in self.watchers:  # another resolve reads it at once
                 try:
                     self.fetch_into(handle)
-                except ValueLost as exc:
+                except TcgError as exc:  # lost with its worker, or it does not pickle
                     self.fail(rec, exc)
                     return
                 self.adapter.release([h.vid for h in helds])

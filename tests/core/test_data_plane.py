@@ -268,3 +268,48 @@ def test_no_shared_file_outlives_the_interpreter(tmp_path: Path) -> None:
     made = eval(done.stdout.strip().splitlines()[-1])
     assert made, "the run had made its directory"
     assert not any(os.path.exists(path) for path in made)
+
+
+# -- a ProcessesExecutor kept up across resolves (processes only: it is their pool) ------------
+
+def test_a_kept_executor_reuses_its_workers_and_keeps_no_value_past_a_resolve(
+        no_leak: None) -> None:
+    with ProcessesExecutor(max_workers=2) as pool:
+        first = set(resolve(*[D.where(D.zeros(2 * MB)) for _ in range(4)], executor=pool))
+        second = set(resolve(*[D.where(D.zeros(2 * MB)) for _ in range(4)], executor=pool))
+        workers = pool._pool  # the one pool both resolves ran on
+        assert {pid for pid, _ in first} | {pid for pid, _ in second} <= {
+            s.process.pid for s in workers.slots}
+        assert workers.holders == {}  # every value of both resolves was dropped
+    assert pool._pool is None and "not started" in repr(pool)
+
+
+def test_a_timeout_on_a_kept_executor_leaves_it_its_size(no_leak: None) -> None:
+    with ProcessesExecutor(max_workers=2) as pool:
+        with pytest.raises(NodeError, match="timeout"):
+            resolve(D.stuck(D.zeros(10)), executor=pool)
+        assert list(resolve(D.total(D.zeros(10)), executor=pool)) == [0.0]
+        live = [s for s in pool._pool.slots if s.alive]
+        deadline = time.monotonic() + 10
+        while len(live) > 2 and time.monotonic() < deadline:  # the stuck one is ending
+            time.sleep(0.05)
+            live = [s for s in pool._pool.slots if s.alive]
+        assert len(live) == 2
+
+
+def test_ctrl_c_on_a_kept_executor_leaves_it_working(sigint: None, tmp_path: Path,
+                                                    no_leak: None) -> None:
+    import _thread
+
+    def interrupt_once_started() -> None:
+        for _ in range(2000):
+            if runs(str(tmp_path)):
+                _thread.interrupt_main()
+                return
+            time.sleep(0.01)
+
+    with ProcessesExecutor(max_workers=2) as pool:
+        threading.Thread(target=interrupt_once_started, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            resolve(D.sleeps(D.zeros(2 * MB), str(tmp_path)), executor=pool)
+        assert list(resolve(D.total(D.inc(D.zeros(2 * MB))), executor=pool)) == [2.0 * MB]
