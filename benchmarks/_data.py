@@ -245,12 +245,17 @@ def run(options: Options) -> ScenarioResult:
                 **_cluster_runs(options, False, client)}, slow)
         log(options, "data: the machine's limit (two processes, no data)")
         limit = machine_limit()
+        log(options, "data: pipe or shared memory, by size")
+        sizes = crossover()
         speedup = _speedup_check(options)
     finally:
         if client is not None:
             client.close()
             cluster.close()
-    return _result(chain, fan, chain_moved, fan_moved, speedup, limit)
+    result = _result(chain, fan, chain_moved, fan_moved, speedup, limit)
+    result.tables.append(crossover_table(sizes))
+    result.data["crossover"] = sizes
+    return result
 
 
 def _speedup_check(options: Options) -> tuple[bool, str]:
@@ -310,3 +315,63 @@ def _result(chain: dict[str, tuple[float, Any]], fan: dict[str, tuple[float, Any
             "chain_moved": chain_moved, "fan_moved": fan_moved,
             "sizes_mb": {"chain": CHAIN_MB, "fan": FAN_MB}, "machine_limit": limit}
     return ScenarioResult(name="data", data=data, tables=tables, checks=checks)
+
+
+# -- where shared memory starts to pay: the threshold ------------------------------------
+
+CROSSOVER_SIZES = [16_384, 65_536, 131_072, 262_144, 1 << 20, 4 << 20, 16 << 20]
+
+
+def _echo(conn: Any, path: str) -> None:
+    from tcg_core._executors._shared import Packet, unpack
+
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        value = unpack(message, path) if isinstance(message, Packet) else message
+        conn.send(float(value[-1]))
+
+
+def crossover(repeats: int = 15) -> list[tuple[int, float, float]]:
+    """Seconds to hand an array of each size to another process that reads it: through
+    the pipe (pickled), and through shared memory (written once, mapped)."""
+    import multiprocessing
+
+    from tcg_core._executors._shared import Space, pack
+
+    space = Space.create()
+    context = multiprocessing.get_context("forkserver")
+    here, there = context.Pipe()
+    child = context.Process(target=_echo, args=(there, space.path))
+    child.start()
+    found = []
+    try:
+        for size in CROSSOVER_SIZES:
+            value = np.ones(size // 8)
+            timings: dict[str, list[float]] = {"pipe": [], "shared": []}
+            for _ in range(repeats):
+                for how in ("pipe", "shared"):
+                    started = time.perf_counter()
+                    here.send(value if how == "pipe" else pack(value, space, 1))
+                    here.recv()
+                    timings[how].append(time.perf_counter() - started)
+            found.append((size, median(timings["pipe"]), median(timings["shared"])))
+    finally:
+        here.send(None)
+        child.join(10)
+        space.remove()
+    return found
+
+
+def crossover_table(found: list[tuple[int, float, float]]) -> Table:
+    from tcg_core._executors._processes import SHARE_ABOVE
+
+    rows = [[f"{size / 1024:.0f} kB", fmt(pipe * 1e3, 3), fmt(shared * 1e3, 3),
+             fmt(pipe / shared, 2)] for size, pipe, shared in found]
+    return Table(title="one array to another process that reads it: pipe or shared memory",
+                 headers=["size", "pipe ms", "shared memory ms", "pipe / shared"],
+                 rows=rows,
+                 notes=[f"tcg's default threshold (share_above): {SHARE_ABOVE / 1024:.0f} kB; "
+                        "a file per value costs a fixed few tens of microseconds, a pipe "
+                        "costs by the byte"])

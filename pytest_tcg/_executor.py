@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -111,20 +112,63 @@ def create_executor(choice: ExecutorChoice) -> tuple[Any, Callable[[], None] | N
         from tcg_core import ThreadsExecutor
 
         return ThreadsExecutor(max_workers=workers or DEFAULT_THREADS), None
-    import concurrent.futures  # only when a test asks for a pool
 
-    if name == "processes":
-        # forkserver: forking a process that runs threads is unsafe.
-        method = "forkserver" if sys.platform.startswith("linux") else None
-        import multiprocessing  # only when a test asks for processes
-
-        pool: concurrent.futures.Executor = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers or default_workers("processes"),
-            mp_context=multiprocessing.get_context(method))
-        return pool, _shutdown(pool)
+    if name == "processes":  # the engine's own worker processes, up for the whole test
+        pool = _processes_for_tests()(max_workers=workers or default_workers("processes"))
+        return pool.start(), pool.shutdown
     if name == "dask":
         return _dask_client(workers)
     return name, None  # an executor the user passed in the marker: theirs to close
+
+
+@functools.cache
+def _processes_for_tests() -> type[Any]:
+    """``tcg_core.ProcessesExecutor`` that still answers, for one release and with a
+    ``DeprecationWarning``, what the ``concurrent.futures.ProcessPoolExecutor`` this
+    fixture used to be answered (``submit``, ``map``, ``_max_workers``), through a pool
+    of its own made on first use."""
+    import warnings
+
+    from tcg_core import ProcessesExecutor
+
+    class ProcessesForTests(ProcessesExecutor):
+        __slots__ = ("_closed", "_legacy")
+
+        def __init__(self, max_workers: int) -> None:
+            super().__init__(max_workers=max_workers)
+            self._legacy: concurrent.futures.ProcessPoolExecutor | None = None
+            self._closed = False  #: shut down at the test's teardown
+
+        def __getattr__(self, name: str) -> Any:
+            if name not in ("submit", "map", "_max_workers"):
+                raise AttributeError(name)
+            warnings.warn(
+                f"tcg_executor.{name}: for executor='processes' the fixture is a "
+                "tcg_core.ProcessesExecutor (tcg's own worker processes, which keep values "
+                "where they were made), no longer a concurrent.futures.ProcessPoolExecutor; "
+                "pass it as executor=, or create a ProcessPoolExecutor of your own for "
+                "direct use (this fallback goes in 0.4)", DeprecationWarning, stacklevel=2)
+            if name == "_max_workers":
+                return self.max_workers
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if self._legacy is None:
+                import concurrent.futures
+                import multiprocessing
+
+                method = "forkserver" if sys.platform.startswith("linux") else None
+                self._legacy = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.max_workers,
+                    mp_context=multiprocessing.get_context(method))
+            return getattr(self._legacy, name)
+
+        def shutdown(self) -> None:
+            super().shutdown()
+            self._closed = True
+            if self._legacy is not None:
+                self._legacy.shutdown(wait=False, cancel_futures=True)
+
+    return ProcessesForTests
 
 
 def _shutdown(pool: concurrent.futures.Executor) -> Callable[[], None]:

@@ -32,7 +32,8 @@ def tcg_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
     Chosen by ``@pytest.mark.tcg(executor=..., workers=...)``, else ``--tcg-executor`` and
     ``--tcg-workers`` (ini: ``tcg_executor``, ``tcg_workers``), else threads. It is the
     string ``"serial"`` for the serial executor and otherwise an executor the plugin
-    created (a thread or process pool, or a Dask client), shut down after the test.
+    created (a ``tcg_core.ThreadsExecutor``, a started ``tcg_core.ProcessesExecutor``,
+    or a Dask client), shut down after the test.
     With ``--tcg-shuffle`` it is a ``tcg_core.ShuffledExecutor`` seeded for this test.
     """
     settings = request.config.stash[SETTINGS]

@@ -26,7 +26,7 @@ __all__ = ["SHARE_ABOVE", "ProcessesAdapter", "ProcessesExecutor"]
 
 #: Buffers (and pickle streams) from this size on cross through shared memory; below
 #: it, a pipe is as fast (``python -m benchmarks --only data`` measures both sides).
-SHARE_ABOVE = 1 << 20
+SHARE_ABOVE = 256 * 1024
 
 # A forked child inherits the parent's forkserver bookkeeping but is not the forkserver's
 # parent, so multiprocessing cannot start workers through it there: use spawn instead.
@@ -83,8 +83,8 @@ class ProcessesExecutor:
                 or share_above < 1:
             raise TcgError(f"ProcessesExecutor(share_above={share_above!r}): give a "
                            "positive number of bytes")
-        self.max_workers = max_workers  #: worker processes; ``None``: one per core
-        self.share_above = share_above  #: bytes from which a buffer goes by shared memory
+        self.max_workers: int | None = max_workers  #: worker processes; None: one per core
+        self.share_above: int = share_above  #: bytes from which a buffer goes by shared memory
         self._pool: Any = None  #: the running ``WorkerPool`` between start and shutdown
 
     def __repr__(self) -> str:

@@ -23,13 +23,35 @@ def test_marker_beats_options(project: pytest.Pytester, run: RunPytest) -> None:
 
         @pytest.mark.tcg(workers=2)
         def test_workers_only_keeps_the_option_executor(tcg_executor):
-            assert isinstance(tcg_executor, concurrent.futures.ProcessPoolExecutor)
-            assert tcg_executor._max_workers == 2
+            import tcg_core
+            assert isinstance(tcg_executor, tcg_core.ProcessesExecutor)
+            assert tcg_executor.max_workers == 2
 
         def test_unmarked_follows_the_option(tcg_executor):
-            assert isinstance(tcg_executor, concurrent.futures.ProcessPoolExecutor)
+            import tcg_core
+            assert isinstance(tcg_executor, tcg_core.ProcessesExecutor)
     """)
     run("--tcg-executor=processes").assert_outcomes(passed=4)
+
+
+def test_the_processes_fixture_still_answers_as_a_pool_with_a_deprecation_warning(
+        project: pytest.Pytester, run: RunPytest) -> None:
+    # It was a concurrent.futures.ProcessPoolExecutor: code that used it directly keeps
+    # working for one release, warned (old behaviour kept behind a DeprecationWarning).
+    project.makepyfile(test_legacy="""
+        import operator
+        import pytest
+        from tcgpipes import twice
+
+        @pytest.mark.tcg(executor="processes", workers=2)
+        def test_submit(tcg_executor, tcg_resolve):
+            with pytest.warns(DeprecationWarning, match="tcg_core.ProcessesExecutor"):
+                assert tcg_executor.submit(operator.add, 2, 3).result() == 5
+            with pytest.warns(DeprecationWarning):
+                assert tcg_executor._max_workers == 2
+            assert tcg_resolve(twice(1)) == 4
+    """)
+    run().assert_outcomes(passed=1)
 
 
 def test_class_marker_applies_to_its_tests(project: pytest.Pytester, run: RunPytest) -> None:
@@ -101,9 +123,11 @@ def test_executors_are_shut_down_at_teardown(project: pytest.Pytester, run: RunP
             assert tcg_executor == tcg_core.ThreadsExecutor(max_workers=32)
 
         def test_check():
-            for executor in SEEN:
-                with pytest.raises(RuntimeError, match="shutdown"):
-                    executor.submit(int, "1")
+            for executor in SEEN:  # its worker processes were stopped at teardown
+                assert "not started" in repr(executor)
+                with pytest.warns(DeprecationWarning):
+                    with pytest.raises(RuntimeError, match="shutdown"):
+                        executor.submit(int, "1")
     """)
     run("-p", "no:randomly", "--tcg-executor=threads").assert_outcomes(passed=3)
 

@@ -9,14 +9,14 @@ from pytest_tcg._config import parse_executor, parse_formats, parse_workers
 from .conftest import RunPytest
 
 SHOW_EXECUTOR = """
-    import concurrent.futures
+    import tcg_core
 
     def describe(executor):
         if isinstance(executor, str):
             return executor
-        kind = "processes" if isinstance(executor, concurrent.futures.ProcessPoolExecutor) \\
+        kind = "processes" if isinstance(executor, tcg_core.ProcessesExecutor) \\
             else "threads"
-        workers = getattr(executor, "max_workers", None) or executor._max_workers
+        workers = executor.max_workers
         return f"{kind}:{workers}"
 
     def test_show(tcg_executor):

@@ -21,7 +21,7 @@ from tests.core import _nodes_for_data as D
 pytestmark = pytest.mark.timeout(600)
 
 #: item counts of float64 arrays: empty, tiny, just under and over 64 kB (the size from
-#: which a kept value stays in its worker), and over 1 MB (shared memory)
+#: which a kept value stays in its worker), and over 256 kB (shared memory)
 SIZES = [0, 3, 8_000, 8_200, 200_000]
 
 Spec = tuple[int, int, tuple[int, ...]]  # (seed, size, indices of earlier nodes it reads)
