@@ -149,7 +149,8 @@ class ProcessesAdapter(Adapter):
     def configured(cls, executor: ProcessesExecutor | None,
                    max_workers: int | None) -> ProcessesAdapter:
         """The adapter of one resolve: on the executor's running pool, or its own."""
-        if executor is not None and executor._pool is not None:
+        if executor is not None and executor._pool is not None \
+                and executor._pool.pid == os.getpid():  # in a forked child: not its own
             pool = executor._pool
             return cls(pool, max_workers or len(pool.slots), owned=False)
         from ._shipping import startup_problem

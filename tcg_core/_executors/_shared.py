@@ -61,6 +61,42 @@ def _remove_live() -> None:
 
 atexit.register(_remove_live)
 
+_swept: set[str] = set()  #: directories swept by this process already
+
+
+def _sweep_once(base: str) -> None:
+    """Remove the run directories of processes that no longer exist: a resolve's process
+    killed outright (SIGKILL, a terminal's SIGTERM to the whole group) runs no cleanup,
+    and its workers may be gone with it. Once per process; only our own directories."""
+    if base in _swept:
+        return
+    _swept.add(base)
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(PREFIX):
+            continue
+        try:
+            pid = int(name[len(PREFIX):].split("-", 1)[0])
+            path = os.path.join(base, name)
+            if os.stat(path).st_uid != os.getuid() or _alive(pid):
+                continue
+        except (ValueError, OSError):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
+
 
 class Space:
     """One run's directory of shared files: made by the resolve's process, written by
@@ -82,7 +118,9 @@ class Space:
     @classmethod
     def create(cls) -> Space:
         """A new, empty directory for one run."""
-        path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=_base_dir())
+        base = _base_dir()
+        _sweep_once(base)
+        path = tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=base)
         with _LIVE_LOCK:
             _LIVE.add(path)
         return cls(path, owner=True)

@@ -58,6 +58,7 @@ class WorkerPool:
     def __init__(self, workers: int, context: Any, share_above: int,
                  startup_failure: Callable[[], str | None]) -> None:
         self.context = context  #: how processes start (forkserver, spawn)
+        self.pid = os.getpid()  #: the process that started it (a forked child does not own it)
         self.share_above = share_above  #: buffers from this size go through shared memory
         self.startup_failure = startup_failure  #: why workers die on start, if known
         self.space = Space.create()  #: the run's shared files
@@ -380,7 +381,11 @@ class WorkerPool:
             self.dispatch()
         for conn in (slot.tasks, slot.control):
             conn.close()
-        if task is not None:
+        if task is not None and self.closing:
+            task.done(False, WorkerDied(
+                "its worker processes were stopped while the body ran (the "
+                "ProcessesExecutor was shut down, or the resolve stopped)"))
+        elif task is not None:
             task.done(False, WorkerDied(
                 f"the worker process running it died (pid {slot.process.pid}, {how}) "
                 "while the body ran; the values it held are recomputed where needed"))

@@ -313,3 +313,69 @@ def test_ctrl_c_on_a_kept_executor_leaves_it_working(sigint: None, tmp_path: Pat
         with pytest.raises(KeyboardInterrupt):
             resolve(D.sleeps(D.zeros(2 * MB), str(tmp_path)), executor=pool)
         assert list(resolve(D.total(D.inc(D.zeros(2 * MB))), executor=pool)) == [2.0 * MB]
+
+
+def test_shutting_a_kept_executor_down_under_a_resolve_fails_it_by_name(
+        tmp_path: Path, no_leak: None) -> None:
+    pool = ProcessesExecutor(max_workers=2).start()
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            resolve(D.sleeps(D.zeros(10), str(tmp_path)), executor=pool)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    while not runs(str(tmp_path)):
+        time.sleep(0.01)
+    pool.shutdown()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert "node 'sleeps' failed" in str(outcome[0])
+    assert "ProcessesExecutor was shut down" in str(outcome[0])
+    # shut down, it works as executor="processes": each resolve starts its own
+    assert list(resolve(D.total(D.zeros(10)), executor=pool)) == [0.0]
+
+
+def test_a_forked_child_does_not_use_its_parents_kept_workers(no_leak: None) -> None:
+    with ProcessesExecutor(max_workers=1) as pool:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            try:
+                got = resolve(D.total(D.zeros(10)), executor=pool)
+                os.write(write, repr(list(got)).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        os.waitpid(pid, 0)
+        assert os.read(read, 100) == b"[0.0]"
+        assert list(resolve(D.total(D.zeros(10)), executor=pool)) == [0.0]
+
+
+def test_directories_of_killed_resolves_are_swept(tmp_path: Path) -> None:
+    # A resolve's process killed outright (SIGKILL) runs no cleanup: the next process
+    # that starts a pool removes its directory, and leaves a live process's alone.
+    from tcg_core._executors._shared import PREFIX, _base_dir
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead = Path(_base_dir()) / f"{PREFIX}{int(gone.stdout)}-stale"
+    live = Path(_base_dir()) / f"{PREFIX}{os.getpid()}-mine"
+    dead.mkdir()
+    live.mkdir()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from tcg_core import node; import operator\n"
+             "if __name__ == '__main__':\n"
+             "    print(node(operator.add)(1, 2).resolve(executor='processes'))"],
+            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert done.stdout.strip() == "3", done.stderr
+        assert not dead.exists()
+        assert live.exists()
+    finally:
+        for path in (dead, live):
+            if path.exists():
+                path.rmdir()
