@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["DASK_THREADS", "DEFAULT_THREADS", "MARKER_HELP", "ExecutorChoice",
            "choose_executor", "create_executor", "default_workers", "describe_executor"]
 
-DEFAULT_THREADS = 32  # as tcg_core's executor="threads": threads are for work that waits
+# tcg_core.DEFAULT_THREAD_WORKERS, copied: the session header names it before any test
+# runs, and loading the plugin imports no engine code (a test keeps the two equal).
+DEFAULT_THREADS = 32
 DASK_THREADS = 4  # threads of the one in-process Dask worker the plugin starts
 MARKER_HELP = ("tcg(executor=None, workers=None): run this test's graphs with this executor "
                "(serial, threads, processes, dask, or an Executor you own) and this many "
@@ -111,7 +113,7 @@ def create_executor(choice: ExecutorChoice) -> tuple[Any, Callable[[], None] | N
         # users run (its daemon threads are shared and exit when idle: nothing to close).
         from tcg_core import ThreadsExecutor
 
-        return ThreadsExecutor(max_workers=workers or DEFAULT_THREADS), None
+        return ThreadsExecutor(max_workers=workers or default_workers("threads")), None
 
     if name == "processes":  # the engine's own worker processes, up for the whole test
         pool = _processes_for_tests()(max_workers=workers or default_workers("processes"))

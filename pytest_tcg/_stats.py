@@ -9,10 +9,11 @@ from __future__ import annotations
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["Stats", "add_listener", "notify", "remove_listener"]
+__all__ = ["Stats", "listen", "notify"]
 
 _MAX_MESSAGES = 5
 
@@ -131,22 +132,30 @@ def _median(values: list[float]) -> float:
 
 
 # -- speedup checks tell the plugin -------------------------------------------------------
-# The registry lives here, not beside the checks (``_timing``), so the plugin can listen
-# without importing them: a session that runs no check should not pay for them.
-_listeners: list[Callable[[Any], None]] = []
+# The sink lives here, not beside the checks (``_timing``), so the plugin can listen
+# without importing them: a session that runs no check should not pay for them. A
+# context variable, not a process-wide list: a pytest session run inside a test (pytester)
+# has its own, and the outer one's is back when it ends.
+_sink: ContextVar[Callable[[Any], None] | None] = ContextVar("tcg_speedup_sink",
+                                                             default=None)
 
 
-def add_listener(listener: Callable[[Any], None]) -> None:
-    """Have ``listener`` called with every speedup report (the plugin counts them)."""
-    _listeners.append(listener)
+def listen(listener: Callable[[Any], None]) -> Callable[[], None]:
+    """Have ``listener`` called with every speedup report checked in this context (the
+    plugin counts them); returns what stops it."""
+    token = _sink.set(listener)
 
+    def stop() -> None:
+        try:
+            _sink.reset(token)
+        except ValueError:  # reset from another context: this one ends listening
+            _sink.set(None)
 
-def remove_listener(listener: Callable[[Any], None]) -> None:
-    if listener in _listeners:
-        _listeners.remove(listener)
+    return stop
 
 
 def notify(report: Any) -> None:
-    # Only the innermost session hears of a check (a pytester run inside a test).
-    if _listeners:
-        _listeners[-1](report)
+    """A speedup check ran: tell the session listening in this context, if any."""
+    sink = _sink.get()
+    if sink is not None:
+        sink(report)

@@ -40,13 +40,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tcg_core import Future, Graph, GraphModel, NodeRecord, resolve, simulate
+from tcg_core import (
+    DEFAULT_THREAD_WORKERS,
+    Future,
+    Graph,
+    GraphModel,
+    NodeRecord,
+    ThreadsExecutor,
+    resolve,
+    simulate,
+)
 
 from ._graphs import as_model, check_builder, futures_of
-from ._stats import add_listener, notify, remove_listener
+from ._stats import listen, notify
 
 __all__ = ["SpeedupReport", "measure_speedup", "simulated_speedup", "max_in_flight",
-           "add_listener", "remove_listener", "notify"]
+           "listen", "notify"]
 
 #: Below this serial time a wall-clock comparison measures overheads, not the pipeline.
 MIN_SERIAL_SECONDS = 0.005
@@ -56,7 +65,6 @@ _AS_SLOW = 0.9
 #: Bodies taking this much longer together than alone waited on each other (two bodies
 #: behind one lock take 1.5x: the second waits for the first).
 _INFLATED = 1.25
-_DEFAULT_THREADS = 32  # tcg_core's default for executor="threads"
 
 
 
@@ -167,9 +175,8 @@ def _parallel_executor(executor: Any, workers: int | None) -> tuple[Any, bool, s
     workers (on a busy machine a new thread or process waits its turn for a CPU, while one
     that sleeps on the pool's queue is woken at once)."""
     if executor == "threads":  # the engine's own threads executor, as users get it
-        from tcg_core import ThreadsExecutor
-
-        return ThreadsExecutor(max_workers=workers or _DEFAULT_THREADS), False, "threads"
+        return ThreadsExecutor(max_workers=workers or DEFAULT_THREAD_WORKERS), False, \
+            "threads"
     if executor == "processes":  # the engine's own worker processes, kept up meanwhile
         from tcg_core import ProcessesExecutor
 
@@ -189,7 +196,7 @@ def _worker_count(executor: Any, workers: int | None, runs: _Runs) -> int:
     nodes = len(runs.serial[-1].model.nodes) if runs.serial else 1
     if executor == "processes":
         return min(os.cpu_count() or 2, max(nodes, 1))
-    return min(_DEFAULT_THREADS, max(nodes, 1))
+    return min(DEFAULT_THREAD_WORKERS, max(nodes, 1))
 
 
 def _build(target: Callable[[], Any]) -> list[Future[Any]]:

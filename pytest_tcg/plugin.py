@@ -35,7 +35,7 @@ from ._longruns import configure as configure_long_runs
 from ._mock import tcg_mock
 from ._reports import ensure_reports, item_state
 from ._state import SETTINGS, STATS, WRITER
-from ._stats import Stats, add_listener, remove_listener
+from ._stats import Stats, listen
 from ._text import did_you_mean
 from ._unused import SnapshotAudit
 
@@ -160,8 +160,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if reports is not None:
             reports.heard(report)
 
-    add_listener(count)
-    config.add_cleanup(lambda: remove_listener(count))
+    config.add_cleanup(listen(count))
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(stats), "tcg-xdist")
     config.pluginmanager.register(SnapshotAudit(config, stats, settings.snapshot_update),

@@ -28,7 +28,12 @@ from ._errors import (
                       SerializationError,
                       TcgError,
 )
-from ._executors import ProcessesExecutor, ShuffledExecutor, ThreadsExecutor
+from ._executors import (
+    DEFAULT_THREAD_WORKERS,
+    ProcessesExecutor,
+    ShuffledExecutor,
+    ThreadsExecutor,
+)
 from ._future import Future, Graph, is_future, resolve
 from ._graph import GraphModel
 from ._logs import LogCallback
@@ -76,7 +81,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "node", "Node", "NodeFunction", "MultiNodeFunction", "Future", "is_future", "resolve",
     "Graph", "GraphModel", "NodeRecord", "NodeState", "DEFAULT_MAX_DEPTH", "ThreadsExecutor",
-    "ProcessesExecutor",
+    "DEFAULT_THREAD_WORKERS", "ProcessesExecutor",
     "ShuffledExecutor", "simulate", "Schedule", "override", "Override",
     "TcgError", "NodeError", "NodeFailures", "NodeTimeoutError", "DependencyError",
     "InputMutationError", "RecursionDepthError", "ReplacementError", "CycleError",

@@ -215,3 +215,12 @@ def test_importing_the_engine_imports_no_mock_asyncio_or_difflib() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_the_plugins_copy_of_the_thread_default_is_the_engines() -> None:
+    # The plugin names the default in the session header without importing the engine.
+    import tcg_core
+    from pytest_tcg._executor import DEFAULT_THREADS
+
+    assert DEFAULT_THREADS == tcg_core.DEFAULT_THREAD_WORKERS
+    assert tcg_core.ThreadsExecutor().max_workers == tcg_core.DEFAULT_THREAD_WORKERS

@@ -15,17 +15,17 @@ from .._errors import TcgError, did_you_mean
 from ._base import Adapter, SerialAdapter
 from ._processes import ProcessesExecutor
 from ._shuffled import ShuffledExecutor, shuffled_adapter
-from ._threads import ThreadsAdapter, ThreadsExecutor
+from ._threads import DEFAULT_THREAD_WORKERS, ThreadsAdapter, ThreadsExecutor
 
-__all__ = ["EXECUTOR_NAMES", "Adapter", "ProcessesExecutor", "ShuffledExecutor",
-           "ThreadsExecutor", "check_executor", "make_adapter"]
+__all__ = ["DEFAULT_THREAD_WORKERS", "EXECUTOR_NAMES", "Adapter", "ProcessesExecutor",
+           "ShuffledExecutor", "ThreadsExecutor", "check_executor", "make_adapter"]
 
 EXECUTOR_NAMES = ("serial", "threads", "processes", "dask")
 
 
 def default_thread_workers() -> int:
     """Threads are for waiting work (I/O, sleeps, C code), so allow more than cores."""
-    return 32
+    return DEFAULT_THREAD_WORKERS
 
 
 def _is_dask_client(executor: Any) -> bool:

@@ -22,6 +22,10 @@ from typing import Any
 from .._context import run_body
 from ._base import Adapter
 
+#: Threads of ``executor="threads"`` unless ``max_workers`` says otherwise: threads are
+#: for waiting work (I/O, sleeps, C code), so more than cores.
+DEFAULT_THREAD_WORKERS = 32
+
 #: Seconds a worker thread waits for work before it exits.
 IDLE_EXIT = 2.0
 
@@ -114,7 +118,7 @@ class ThreadsExecutor:
 
     __slots__ = ("max_workers",)
 
-    def __init__(self, max_workers: int = 32) -> None:
+    def __init__(self, max_workers: int = DEFAULT_THREAD_WORKERS) -> None:
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) \
                 or max_workers < 1:
             raise TypeError(f"ThreadsExecutor(): max_workers must be an int >= 1, got "
