@@ -93,7 +93,14 @@ class ProcessesExecutor:
                 f"share_above={self.share_above!r}) <{state}>")
 
     def start(self) -> ProcessesExecutor:
-        """Start the worker processes now, for every resolve until ``shutdown()``."""
+        """Start the worker processes now, for every resolve until ``shutdown()``.
+
+        >>> from tcg_core import ProcessesExecutor, node
+        >>> pool = ProcessesExecutor(max_workers=1).start()
+        >>> node(abs)(-3).resolve(executor=pool), node(abs)(-4).resolve(executor=pool)
+        (3, 4)
+        >>> pool.shutdown()
+        """
         if self._pool is None:
             from ._shipping import startup_problem
             from ._workers import WorkerPool
@@ -103,15 +110,31 @@ class ProcessesExecutor:
         return self
 
     def shutdown(self) -> None:
-        """Stop the worker processes (a later resolve starts its own again)."""
+        """Stop the worker processes (a later resolve starts its own again); a body
+        still running fails, saying so.
+
+        >>> from tcg_core import ProcessesExecutor
+        >>> pool = ProcessesExecutor(max_workers=1).start()
+        >>> pool.shutdown()
+        >>> pool
+        ProcessesExecutor(max_workers=1, share_above=262144) <not started>
+        """
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close(cancel=True)
 
     def __enter__(self) -> ProcessesExecutor:
+        """``start()``: the workers stay up for the ``with`` block.
+
+        >>> from tcg_core import ProcessesExecutor, node
+        >>> with ProcessesExecutor(max_workers=1) as pool:
+        ...     node(abs)(-5).resolve(executor=pool)
+        5
+        """
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
+        """``shutdown()``, however the block ends."""
         self.shutdown()
 
 
