@@ -175,7 +175,12 @@ class ProcessesAdapter(Adapter):
         if executor is not None and executor._pool is not None \
                 and executor._pool.pid == os.getpid():  # in a forked child: not its own
             pool = executor._pool
-            return cls(pool, max_workers or len(pool.slots), owned=False)
+            if max_workers is not None and max_workers > pool.size:
+                raise TcgError(
+                    f"resolve(max_workers={max_workers}) on a started ProcessesExecutor "
+                    f"with {pool.size} worker processes: it cannot run more at once; give "
+                    f"max_workers <= {pool.size}, or start it with more")
+            return cls(pool, max_workers or pool.size, owned=False)
         from ._shipping import startup_problem
         from ._workers import WorkerPool
 

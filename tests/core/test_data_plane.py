@@ -379,3 +379,10 @@ def test_directories_of_killed_resolves_are_swept(tmp_path: Path) -> None:
         for path in (dead, live):
             if path.exists():
                 path.rmdir()
+
+
+def test_more_workers_than_a_kept_executor_has_are_refused(no_leak: None) -> None:
+    with ProcessesExecutor(max_workers=1) as pool:
+        with pytest.raises(TcgError, match=r"max_workers=3.*1 worker processes"):
+            resolve(D.total(D.zeros(10)), executor=pool, max_workers=3)
+        assert list(resolve(D.total(D.zeros(10)), executor=pool, max_workers=1)) == [0.0]
