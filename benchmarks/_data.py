@@ -138,22 +138,27 @@ def machine_limit() -> float:
     return (time.perf_counter() - started) / parallel
 
 
+def _delayed_graph(chain: bool) -> Any:
+    """The chain or the fan as dask.delayed calls."""
+    import dask
+
+    if chain:
+        x = dask.delayed(make)(CHAIN_MB)
+        for _ in range(STEPS):
+            x = dask.delayed(inc)(x)
+        return x
+    x = dask.delayed(make)(FAN_MB)
+    return dask.delayed(add)(*[dask.delayed(crunch)(x, i) for i in range(FAN)])
+
+
 def _dask_runs(options: Options, chain: bool) -> dict[str, Callable[[], Any]]:
     if not options.dask or not have("dask"):
         return {}
     import dask
 
-    def delayed_graph() -> Any:
-        if chain:
-            x = dask.delayed(make)(CHAIN_MB)
-            for _ in range(STEPS):
-                x = dask.delayed(inc)(x)
-            return x
-        x = dask.delayed(make)(FAN_MB)
-        return dask.delayed(add)(*[dask.delayed(crunch)(x, i) for i in range(FAN)])
-
     return {"dask.delayed, multiprocessing scheduler":
-            lambda: dask.compute(delayed_graph(), scheduler="processes", num_workers=2)[0]}
+            lambda: dask.compute(_delayed_graph(chain), scheduler="processes",
+                                 num_workers=2)[0]}
 
 
 def _cluster_runs(options: Options, chain: bool, client: Any) -> dict[str, Callable[[], Any]]:
@@ -161,17 +166,8 @@ def _cluster_runs(options: Options, chain: bool, client: Any) -> dict[str, Calla
         return {}
     import dask
 
-    def delayed_graph() -> Any:
-        if chain:
-            x = dask.delayed(make)(CHAIN_MB)
-            for _ in range(STEPS):
-                x = dask.delayed(inc)(x)
-            return x
-        x = dask.delayed(make)(FAN_MB)
-        return dask.delayed(add)(*[dask.delayed(crunch)(x, i) for i in range(FAN)])
-
     return {"dask.distributed, 2 worker processes":
-            lambda: dask.compute(delayed_graph(), scheduler=client)[0],
+            lambda: dask.compute(_delayed_graph(chain), scheduler=client)[0],
             "tcg resolve(executor=client) on that cluster":
             lambda: resolve(tcg_chain() if chain else tcg_fan(), executor=client)[0]}
 
