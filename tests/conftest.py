@@ -46,8 +46,7 @@ def no_shared_memory_left_behind() -> Iterator[None]:
     import os
 
     yield
-    from tcg_core._executors._shared import PREFIX, _base_dir
+    from tcg_core._executors._shared import run_directories
 
-    mine = f"{PREFIX}{os.getpid()}-"
-    left = [name for name in os.listdir(_base_dir()) if name.startswith(mine)]
+    left = [name for name, pid in run_directories() if pid == os.getpid()]
     assert not left, f"shared-memory directories left behind by this session: {left}"

@@ -71,21 +71,32 @@ def _sweep_once(base: str) -> None:
     if base in _swept:
         return
     _swept.add(base)
+    for name, pid in run_directories(base):
+        path = os.path.join(base, name)
+        try:
+            if os.stat(path).st_uid != os.getuid() or _alive(pid):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_directories(base: str | None = None) -> list[tuple[str, int]]:
+    """The run directories in ``base`` (default: where shared files go), each with the
+    id of the process that made it."""
+    base = base or _base_dir()
     try:
         names = os.listdir(base)
     except OSError:
-        return
+        return []
+    found = []
     for name in names:
-        if not name.startswith(PREFIX):
-            continue
-        try:
-            pid = int(name[len(PREFIX):].split("-", 1)[0])
-            path = os.path.join(base, name)
-            if os.stat(path).st_uid != os.getuid() or _alive(pid):
+        if name.startswith(PREFIX):
+            try:
+                found.append((name, int(name[len(PREFIX):].split("-", 1)[0])))
+            except ValueError:
                 continue
-        except (ValueError, OSError):
-            continue
-        shutil.rmtree(path, ignore_errors=True)
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -36,9 +36,9 @@ MB = 1_000_000
 
 def shared_dirs() -> set[str]:
     """The run directories of the data plane that exist now (in /dev/shm or the temp dir)."""
-    from tcg_core._executors._shared import PREFIX, _base_dir
+    from tcg_core._executors._shared import run_directories
 
-    return {name for name in os.listdir(_base_dir()) if name.startswith(PREFIX)}
+    return {name for name, _ in run_directories()}
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import functools
 import importlib.util
 import logging
 import operator
-import os
 import pickle
 import subprocess
 import sys
@@ -139,7 +138,9 @@ def test_a_missing_main_guard_is_said_plainly(tmp_path: Path) -> None:
         print(one().resolve(executor="processes", max_workers=1))
     """))
     root = Path(__file__).resolve().parents[2]
-    before = _shared_dirs()
+    from tcg_core._executors._shared import _alive, run_directories
+
+    before = set(run_directories())
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
                           timeout=100, cwd=tmp_path, env={"PYTHONPATH": str(root),
                                                           "PATH": "/usr/bin:/bin"})
@@ -148,21 +149,9 @@ def test_a_missing_main_guard_is_said_plainly(tmp_path: Path) -> None:
     assert str(script) in done.stderr
     # Each worker ran the script too and started a resolve that failed while starting:
     # none of those left its shared-memory directory behind.
-    assert not [d for d in _shared_dirs() - before if not _alive(int(d.split("-")[2]))]
+    assert not [d for d, pid in set(run_directories()) - before if not _alive(pid)]
 
 
-def _shared_dirs() -> set[str]:
-    from tcg_core._executors._shared import PREFIX, _base_dir
-
-    return {name for name in os.listdir(_base_dir()) if name.startswith(PREFIX)}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
 
 
 def test_a_nout_node_made_by_a_plain_call_keeps_its_kind_across_pickling() -> None:
