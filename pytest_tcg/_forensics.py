@@ -80,7 +80,7 @@ def describe(model: GraphModel, files: Mapping[str, str] | None = None) -> str:
     inputs and what it caused to be skipped, the part of the nesting tree around it, and
     the saved files (``files``: format → path as shown)."""
     records = model.nodes
-    states = Counter(r.state for r in records)
+    states: Counter[str] = Counter(r.state for r in records)
     order = (NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED, NodeState.RUNNING,
              NodeState.PENDING)
     counts = ", ".join(f"{states[s]} {s}" for s in order if states[s])

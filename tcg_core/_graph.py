@@ -10,9 +10,9 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 from collections.abc import Iterable, Iterator
 
-from ._record import NodeRecord, NodeState
+from ._record import NodeRecord, NodeState, as_state
 
-__all__ = ["GraphModel", "NodeRecord", "NodeState"]
+__all__ = ["GraphModel", "NodeRecord", "NodeState", "as_state"]
 
 
 def _defined_by_tcg(cls: type, name: str) -> bool:

@@ -11,18 +11,25 @@ from __future__ import annotations
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 import itertools
-from typing import Any
+from typing import Any, Final, Literal
 from weakref import ref as _weakref
 
 from ._errors import PATH_SEPARATOR
 
-__all__ = ["PLAIN_CALL", "Handle", "NodeRecord", "NodeState", "describe_chain"]
+__all__ = ["PLAIN_CALL", "Handle", "NodeRecord", "NodeState", "State", "as_state",
+           "describe_chain"]
 
 _ids = itertools.count(1)
 
 
+#: A node's lifecycle state, as type checkers see it (the values of ``NodeState``).
+State = Literal["pending", "ready", "running", "waiting", "done", "failed", "skipped"]
+
+
 class NodeState:
-    """The states of a node's lifecycle (plain strings, so they print and compare simply).
+    """The states of a node's lifecycle (plain strings, so they print and compare simply;
+    their type is ``State``). The arrows between them are the scheduler's transition
+    table (``tcg_core._scheduler._transitions``).
 
     ``pending`` → ``ready`` → ``running`` → (``waiting``) → ``done`` | ``failed`` |
     ``skipped``. ``ready``: every input is done and a resolve has queued it. ``running``:
@@ -32,17 +39,30 @@ class NodeState:
     (a ``waiting`` parent stays ``waiting``: the next resolve takes the wait over).
     """
 
-    PENDING = "pending"
-    READY = "ready"
-    RUNNING = "running"
-    WAITING = "waiting"
-    DONE = "done"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-    FINISHED = (DONE, FAILED, SKIPPED)
+    PENDING: Final = "pending"
+    READY: Final = "ready"
+    RUNNING: Final = "running"
+    WAITING: Final = "waiting"
+    DONE: Final = "done"
+    FAILED: Final = "failed"
+    SKIPPED: Final = "skipped"
+    FINISHED: Final[tuple[State, State, State]] = (DONE, FAILED, SKIPPED)
 
 
-_PENDING = NodeState.PENDING
+_PENDING: Final = NodeState.PENDING
+_STATES: Final[frozenset[str]] = frozenset(
+    ("pending", "ready", "running", "waiting", "done", "failed", "skipped"))
+
+
+def as_state(value: object) -> State:
+    """``value`` as a ``State``, or ``ValueError`` (a state read from a file).
+
+    >>> as_state("done")
+    'done'
+    """
+    if isinstance(value, str) and value in _STATES:
+        return value  # type: ignore[return-value]  # checked just above
+    raise ValueError(f"not a node state: {value!r}; one of {', '.join(sorted(_STATES))}")
 
 
 class Handle:
@@ -156,7 +176,7 @@ class NodeRecord:
         #: the NodeFunction called (name, options, the body)
         self.spec: Any = spec
         #: one of NodeState's values; written by the scheduler's transitions only
-        self.state: str = _PENDING
+        self.state: State = _PENDING
         #: the records of the futures in the arguments; None: derive them from _args
         self._inputs = inputs
         #: the argument each input came through, parallel to inputs

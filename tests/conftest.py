@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# The engine's validate mode (tcg_core._scheduler._transitions): every state change of
+# every resolve in the suite, pytester's runs included, is checked against the
+# transition table. Set before any test runs; a test that needs it off says so itself.
+os.environ.setdefault("TCG_VALIDATE", "1")
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,8 @@ ALLOWED: dict[str, set[str]] = {
     **{layer: set(LAYERS[:i]) for i, layer in enumerate(LAYERS)}, **READERS}
 ALLOWED["_future"].add("_export")  # Graph's views: the user's handle calls the exporters
 # The scheduler's own modules, lowest first.
-SCHEDULER_LAYERS = ["_overrides", "_failures", "_state", "_priority", "_sharing", "_nesting",
+SCHEDULER_LAYERS = ["_overrides", "_failures", "_transitions", "_state", "_priority",
+                    "_sharing", "_nesting",
                     "_stopping", "_lifecycle", "_run", "_handover", "_kept", "_mutation",
                     "_observed", "_resolve"]
 

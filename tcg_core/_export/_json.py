@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from .._errors import TcgError
-from .._graph import GraphModel, NodeRecord
+from .._graph import GraphModel, NodeRecord, as_state
 from ._common import as_model, dump_json, error_text, paths
 from ._json_check import check_document
 
@@ -142,7 +142,7 @@ def _rebuild(items: list[dict[str, Any]]) -> GraphModel:
         rec.children = [by_id[int(c)] for c in children] if children is not None else None
         rec.inputs = tuple(by_id[int(i)] for i in item["inputs"])
         rec.input_names = tuple(item["input_names"])
-        rec.state = str(item["state"])
+        rec.state = as_state(item["state"])
         rec.start = _seconds(item.get("start"))
         rec.end = _seconds(item.get("end"))
         rec.worker = item.get("worker")

@@ -41,19 +41,26 @@ from typing import Any
 from .._errors import CycleError, RecursionDepthError, TcgError
 from .._executors._dask import DaskAdapter
 from .._executors._remote import NestedFailure, Remote, RemoteCall
-from .._record import Handle, NodeRecord, NodeState
+from .._record import Handle, NodeRecord, NodeState, State
 from .._values import scan_futures, substitute
 from ._failures import dependency_error, node_error
 from ._lifecycle import STOPS
 from ._run import Run
 from ._sharing import generation
 from ._stopping import abandon
+from ._transitions import (
+    DONE,
+    FAILED,
+    PENDING,
+    READY,
+    RUNNING,
+    SKIPPED,
+    WAITING,
+    check_finished,
+)
 
 __all__ = ["HandoverRun", "run_children"]
 
-PENDING, READY, RUNNING = NodeState.PENDING, NodeState.READY, NodeState.RUNNING
-WAITING = NodeState.WAITING
-DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
 
 #: Tasks per graph sent at once: a big graph goes out in pieces the cluster can start on.
 BATCH = 5_000
@@ -294,7 +301,7 @@ class HandoverRun(Run):
             if handle is not None:
                 handle._value = value
 
-    def finish(self, rec: NodeRecord, state: str) -> None:
+    def finish(self, rec: NodeRecord, state: State) -> None:
         consumers = rec._consumers
         if state == DONE and rec.id in self.watchers and rec in self.remotes:
             self.fetch_now(rec)  # another resolve reads the value as soon as it hears
@@ -374,6 +381,8 @@ class HandoverRun(Run):
             self.in_flight.clear()
             self.closing = True
             self.adapter.close(cancel=cancel)
+        if self.validate:
+            check_finished(self, self.claimed, self.in_flight)
 
     def fetch_values(self) -> None:
         """Every value computed here that a live future of the caller's stands for."""
@@ -404,19 +413,15 @@ class HandoverRun(Run):
             handle._value = value
 
     def lost(self, rec: NodeRecord, exc: BaseException) -> None:
-        """done → failed: the cluster computed the value but lost it before it could be
-        fetched (a worker died, the client closed). The only change of a finished node:
-        a done node must never hand out a placeholder for its value, and it cannot go
-        back to pending, since its arguments (and its inputs' values) are gone."""
+        """The cluster computed the value but lost it before it could be fetched (a
+        worker died, the client closed): ``lose`` it, saying so."""
         how = ("the resolve stopped (the client closed, or Ctrl-C) before it was fetched"
                if self.interrupted else f"{type(exc).__name__}: {exc}")
         error = TcgError(f"node {rec.name!r} ({rec.path}) ran on the Dask cluster, but its "
                          f"value could not be fetched: {how}; build the graph again to "
                          "compute it")
         error.__cause__ = exc
-        rec.state = FAILED
-        rec.error = error
-        self.failures.append(node_error(rec))
+        self.lose(rec, error)
 
     def record_where_bodies_ran(self) -> None:
         """Start, end and worker of every task, and the children bodies created."""

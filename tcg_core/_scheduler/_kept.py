@@ -29,15 +29,14 @@ from typing import Any
 from .._errors import SerializationError, TcgError
 from .._executors._held import Held
 from .._executors._processes import ProcessesAdapter
-from .._record import Handle, NodeRecord, NodeState
+from .._record import Handle, NodeRecord, State
 from .._values import scan_futures
-from ._failures import node_error
 from ._lifecycle import STOPS
 from ._run import Run
+from ._transitions import DONE, WAITING
 
 __all__ = ["KeptRun"]
 
-DONE, FAILED, WAITING = NodeState.DONE, NodeState.FAILED, NodeState.WAITING
 
 
 def _helds(value: Any) -> list[Held]:
@@ -101,7 +100,7 @@ class KeptRun(Run):
         super().complete_waiting(rec)
 
     # -- keeping and releasing -----------------------------------------------------------
-    def finish(self, rec: NodeRecord, state: str) -> None:
+    def finish(self, rec: NodeRecord, state: State) -> None:
         handle = rec._future
         helds: list[Held] = []
         if state == DONE and handle is not None:
@@ -163,9 +162,8 @@ class KeptRun(Run):
                 self.lost(rec, exc)
 
     def lost(self, rec: NodeRecord, exc: BaseException) -> None:
-        """done → failed: its value was lost with the worker process holding it, and
-        could not be recomputed. The only change of a finished node: a done node must
-        never hand out a reference for its value."""
+        """Its value was lost with the worker process holding it and could not be
+        recomputed: ``lose`` it, saying so."""
         if isinstance(exc, SerializationError):
             error: TcgError = SerializationError(f"node {rec.name!r} ({rec.path}): {exc}")
         else:
@@ -173,6 +171,4 @@ class KeptRun(Run):
                              f"its value could not be brought back: {exc}; build the graph "
                              "again to compute it")
         error.__cause__ = exc
-        rec.state = FAILED
-        rec.error = error
-        self.failures.append(node_error(rec))
+        self.lose(rec, error)

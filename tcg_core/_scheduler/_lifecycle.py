@@ -12,6 +12,8 @@ Each arrow is one method of ``Lifecycle`` (``release`` is in ``_stopping``)::
     running ─interrupt─▶ pending                       (KeyboardInterrupt, SystemExit)
     waiting ─child_failed─▶ failed
     pending, ready ─skip─▶ skipped                     (an input failed)
+    pending, ready ─fail_the_rest─▶ failed             (no worker left; nothing can run)
+    done ─lose─▶ failed                                (its only copy was lost unfetched)
     unfinished ─release─▶ pending (waiting stays waiting; the resolve stopped)
 
 A resolve that hands the graph to Dask (``_handover.HandoverRun``) adds three, and its
@@ -21,9 +23,13 @@ A resolve that hands the graph to Dask (``_handover.HandoverRun``) adds three, a
     running ─skip─▶ skipped                  (handed over; then an input failed)
     running ─resend─▶ ready                  (handed over; an input's retry succeeded)
 
+The same arrows are the table ``_transitions.ARROWS``; in the validate mode (on in
+tcg's own tests) every state change is checked against it.
+
 Invariants
 ----------
-* A finished node (done, failed, skipped) has no owner and never changes again.
+* A finished node (done, failed, skipped) has no owner and never changes again, but
+  for ``lose``: a value that existed only in a worker that died is not a value.
 * A ready or running node has an owner. A running node's body is either running in
   the resolve's own thread (``inline_current``) or on a worker (``in_flight``).
 * Every end of a body, wherever it ran (inline, on a worker, past its timeout, after
@@ -52,7 +58,7 @@ from .._context import FRAME, BodyFrame, await_returned
 from .._errors import ClusterGone, TcgError
 from .._executors._base import Adapter
 from .._executors._threads import ThreadsAdapter
-from .._record import Handle, NodeRecord, NodeState
+from .._record import Handle, NodeRecord, State
 from .._values import PLAIN, arguments, nout_problem, scan_futures, substitute
 from ._failures import (
     describe_call,
@@ -72,12 +78,10 @@ from ._sharing import (
 )
 from ._state import COMPLETE, EXTERNAL, FINISHED, MAYBE_READY, SKIP, RunState, notify
 from ._stopping import release
+from ._transitions import DONE, FAILED, PENDING, READY, RUNNING, SKIPPED, WAITING
 
 __all__ = ["STOPS", "Lifecycle"]
 
-PENDING, READY, RUNNING, WAITING = (NodeState.PENDING, NodeState.READY, NodeState.RUNNING,
-                                    NodeState.WAITING)
-DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
 
 #: Exceptions that stop a resolve instead of failing a node.
 STOPS = (KeyboardInterrupt, SystemExit, ClusterGone)
@@ -326,6 +330,17 @@ class Lifecycle(RunState):
             self.stopped = True
         self.finish(rec, FAILED)
 
+    def lose(self, rec: NodeRecord, error: TcgError) -> None:
+        """done → failed: the only copy of the value (on a Dask worker, or in one of tcg's
+        worker processes) was lost before it could be fetched, and could not be made
+        again. The one change of a finished node: a done node must never hand out a
+        placeholder for its value, and it cannot go back to pending, since its arguments
+        (and its inputs' values) are gone."""
+        assert rec.state == DONE, f"lose() of a node that is {rec.state}"
+        rec.state = FAILED
+        rec.error = error
+        self.failures.append(node_error(rec))
+
     def child_failed(self, rec: NodeRecord, error: BaseException) -> None:
         """waiting → failed: a child failed (the child's failure is the one reported)."""
         if rec.state == WAITING and rec._run is self:
@@ -353,7 +368,7 @@ class Lifecycle(RunState):
             return
         self.fail(rec, error)
 
-    def finish(self, rec: NodeRecord, state: str) -> None:
+    def finish(self, rec: NodeRecord, state: State) -> None:
         """The tail every final transition shares: write the state, let go of the node,
         keep the value only as long as the user's future lives, tell who waits."""
         if state != DONE and rec._args is not None:

@@ -25,14 +25,13 @@ from typing import Any
 
 from .._cache import CacheWarning, fingerprints_of, key_of, load, save
 from .._callbacks import Observers
-from .._record import NodeRecord, NodeState
+from .._record import NodeRecord, State
 from .._values import arguments
 from ._run import Run
+from ._transitions import DONE, FAILED, READY, RUNNING, SKIPPED
 
 __all__ = ["ObservedRun"]
 
-READY, RUNNING = NodeState.READY, NodeState.RUNNING
-DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
 
 
 class ObservedRun(Run):
@@ -71,7 +70,7 @@ class ObservedRun(Run):
         super().retry(rec, exc)
         self.observers.emit("on_retry", rec, exc)
 
-    def finish(self, rec: NodeRecord, state: str) -> None:
+    def finish(self, rec: NodeRecord, state: State) -> None:
         key = self.cache_keys.pop(rec, None) if self.cache_keys else None
         handle = rec._future
         super().finish(rec, state)

@@ -14,7 +14,7 @@ from queue import Empty
 from time import perf_counter
 
 from .._context import FRAME
-from .._record import NodeRecord, NodeState
+from .._record import NodeRecord
 from ._lifecycle import Lifecycle
 from ._priority import rank
 from ._sharing import (
@@ -24,10 +24,10 @@ from ._sharing import (
 )
 from ._state import EXTERNAL, Event
 from ._stopping import LateOutcomes, abandon, expire_deadlines, starved, stuck
+from ._transitions import READY, check_finished
 
 __all__ = ["Run"]
 
-READY = NodeState.READY
 
 #: How long one wait may block before checking Ctrl-C and deadlines (seconds).
 WAIT_SLICE = 0.2
@@ -73,6 +73,8 @@ class Run(Lifecycle):
             self.here.close(cancel=cancel)
         if flying:
             LateOutcomes(self, flying, self.dispatch_late, self.expire).start()
+        elif self.validate:
+            check_finished(self, self.claimed, self.in_flight)
 
     # -- events --------------------------------------------------------------------------
     def dispatch(self, event: Event) -> None:

@@ -33,7 +33,7 @@ import threading
 from typing import Any
 
 from .._errors import TcgError
-from .._record import NodeRecord
+from .._record import NodeRecord, State
 from .._values import scan_futures
 from ._failures import dependency_error
 from ._state import (
@@ -51,6 +51,7 @@ from ._state import (
     RunState,
     notify,
 )
+from ._transitions import watch
 
 __all__ = ["FREE_THREADED", "LOCK", "claim", "count_waits", "generation", "let_go",
            "on_external", "wait_for_roots"]
@@ -80,7 +81,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def let_go(run: RunState, rec: NodeRecord, state: str) -> list[RunState] | None:
+def let_go(run: RunState, rec: NodeRecord, state: State) -> list[RunState] | None:
     """Finish ``rec`` as far as other resolves can see: the final state, then no owner,
     then the watchers to tell (returned). Lock-free where the GIL orders the writes."""
     if FREE_THREADED:
@@ -130,6 +131,8 @@ def claim(run: RunState, roots: list[NodeRecord]) -> list[NodeRecord]:
             run.unfinished += len(claimed) - first
         for rec in parents:
             count_waits(run, rec)
+    if run.validate:
+        watch(claimed[first:])
     if run.observers is not None:  # outside the lock: callbacks may take their time
         run.observers.added(claimed[first:])
     return claimed[first:]

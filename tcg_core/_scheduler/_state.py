@@ -24,17 +24,15 @@ from .._context import BodyFrame, worker_name
 from .._errors import NodeError
 from .._executors import Adapter
 from .._options import ResolveOptions
-from .._record import NodeRecord, NodeState
+from .._record import NodeRecord
 from ._failures import dependency_error
 from ._overrides import Overrides, current
+from ._transitions import DONE, FINISHED, PENDING, READY, RUNNING, SKIPPED, WAITING, validating
 
-__all__ = ["CHILD_FAILED", "COMPLETE", "EXTERNAL", "MAYBE_READY", "SKIP", "Event", "RunState",
-           "notify"]
+# The state names are re-exported for the parts that already import their run from here.
+__all__ = ["CHILD_FAILED", "COMPLETE", "DONE", "EXTERNAL", "FINISHED", "MAYBE_READY", "PENDING",
+           "READY", "RUNNING", "SKIP", "SKIPPED", "WAITING", "Event", "RunState", "notify"]
 
-PENDING, READY, RUNNING, WAITING = (NodeState.PENDING, NodeState.READY, NodeState.RUNNING,
-                                    NodeState.WAITING)
-DONE, FAILED, SKIPPED = NodeState.DONE, NodeState.FAILED, NodeState.SKIPPED
-FINISHED = frozenset(NodeState.FINISHED)
 
 # -- actions on ``todo``: (action, record, detail) -----------------------------------------
 #: every input of a pending node may be done: make it ready
@@ -121,6 +119,8 @@ class RunState:
     label: str = field(default_factory=worker_name)
     #: the test doubles active when the run was created (``override``); None: none
     overrides: Overrides | None = field(default_factory=current)
+    #: check every state change against the transition table (``_transitions``)
+    validate: bool = field(default_factory=validating)
 
     def __post_init__(self) -> None:
         #: priorities matter only where bodies compete for workers, and an adapter
