@@ -11,7 +11,6 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
-import contextlib
 import os
 import threading
 import time
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
-from .._context import FRAME, BodyFrame, worker_name
+from .._context import FRAME, BodyFrame, Err, worker_name
 
 __all__ = ["LOOP", "EventLoopThread"]
 
@@ -103,9 +102,7 @@ async def _run_async_body(func: Callable[..., Any], args: tuple[Any, ...],
         done()
         if timed_out:
             return  # the scheduler has reported the timeout already
-        with contextlib.suppress(AttributeError, TypeError):
-            exc.__tcg_ran__ = (start, time.perf_counter(), worker_name())  # type: ignore[attr-defined]
-        events.put((key, False, exc))
+        events.put((key, False, Err(exc, (start, time.perf_counter(), worker_name()))))
         return
     finally:
         if timer is not None:

@@ -100,9 +100,6 @@ def describe_pool_failure(exc: BaseException) -> tuple[type[TcgError], str] | No
     if isinstance(exc, WorkerDied):
         return TcgError, _text_of(exc)
     if isinstance(exc, cf.BrokenExecutor):
-        reason = getattr(exc, "__tcg_reason__", None)
-        if reason is not None:  # the pool's workers died on start (ProcessAdapter)
-            return TcgError, str(reason)
         return TcgError, ("the worker process running it died (killed, crashed or called "
                           "os._exit); the process pool is unusable after that")
     if _pickle_problem(exc):

@@ -16,9 +16,10 @@ import functools
 from queue import SimpleQueue
 from typing import Any
 
+from .._context import Err
 from .._errors import ClusterGone, ResolveCancelled, TcgError
 from ._pool import ProcessAdapter
-from ._remote import RemoteCall, bodies_ended, run_task, take
+from ._remote import RemoteCall, TaskFailed, bodies_ended, run_task, take
 
 _CLOSED_FIX = ("pass a connected client (or executor='dask' to start a local cluster)")
 
@@ -157,13 +158,13 @@ def _tell(events: SimpleQueue[Any], event_key: Any, future: Any) -> None:
         if status == "cancelled":
             client = getattr(future.client, "status", "running")
             if client != "running":  # the whole resolve stops; its nodes stay pending
-                events.put((event_key, False, ClusterGone(
+                events.put((event_key, False, Err(ClusterGone(
                     f"the resolve stopped: the distributed.Client was shut down while it "
-                    f"ran (it is {client}); {_CLOSED_FIX}")))
+                    f"ran (it is {client}); {_CLOSED_FIX}"))))
                 return
-            events.put((event_key, False, ResolveCancelled(
+            events.put((event_key, False, Err(ResolveCancelled(
                 "its Dask task was cancelled: it was cancelled on the cluster "
-                "(client.cancel, or a scheduler restart)")))
+                "(client.cancel, or a scheduler restart)"))))
             return
         error = future.exception()
         trace = future.traceback()
@@ -171,7 +172,21 @@ def _tell(events: SimpleQueue[Any], event_key: Any, future: Any) -> None:
             error = error.with_traceback(trace)
     except BaseException as exc:  # the client broke while we asked: say so, never hang
         error = exc
-    events.put((event_key, False, error))
+    events.put((event_key, False, received(error)))
+
+
+def received(error: BaseException) -> Err:
+    """A task's exception as the scheduler's outcome: a ``TaskFailed`` unwrapped (its
+    traceback kept on the user's exception), a ``KilledWorker`` blamed on its task."""
+    if isinstance(error, TaskFailed):
+        inner = error.error
+        if inner.__traceback__ is None and error.__traceback__ is not None:
+            inner = inner.with_traceback(error.__traceback__)
+        return Err(inner, error.ran, error.key)
+    if type(error).__name__ == "KilledWorker":
+        blame = getattr(error, "task", None)
+        return Err(error, None, str(blame) if blame is not None else None)
+    return Err(error)
 
 
 def dask_adapter(client: Any, max_workers: int | None) -> DaskAdapter:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from queue import SimpleQueue
 from typing import Any
 
-from .._context import MarkedBody, Packed, Raised, run_body, run_body_packed
+from .._context import Err, MarkedBody, Packed, Raised, run_body, run_body_packed
 from .._errors import ResolveCancelled
 from ._base import Adapter
 
@@ -19,17 +19,19 @@ _SHUT_DOWN_FIX = ("the executor passed to resolve() is shut down; pass a running
 
 def _report(events: SimpleQueue[Any], key: Any, future: cf.Future[Any]) -> None:
     if future.cancelled():
-        events.put((key, False, ResolveCancelled(f"cancelled: {_SHUT_DOWN_FIX}")))
+        events.put((key, False, Err(ResolveCancelled(f"cancelled: {_SHUT_DOWN_FIX}"))))
         return
     exc = future.exception()
     if exc is None:
         result = future.result()
         if isinstance(result, Raised):
             events.put((key, False, result.received()))
-            return
-        events.put((key, True, result.payload if isinstance(result, Packed) else result))
-    else:
-        events.put((key, False, exc))
+        elif isinstance(result, Err):
+            events.put((key, False, result))
+        else:
+            events.put((key, True, result.payload if isinstance(result, Packed) else result))
+        return
+    events.put((key, False, Err(exc)))
 
 
 class PoolAdapter(Adapter):

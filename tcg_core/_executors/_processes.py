@@ -17,7 +17,7 @@ import sys
 from queue import SimpleQueue
 from typing import Any
 
-from .._context import MarkedBody, Packed, Raised
+from .._context import Err, MarkedBody, Packed, Raised
 from .._errors import TcgError
 from ._base import Adapter
 from ._held import Held, ValueId
@@ -145,7 +145,7 @@ def _deliver(events: SimpleQueue[Any], key: Any, ok: bool, outcome: Any) -> None
     elif ok and isinstance(outcome, Raised):
         events.put((key, False, outcome.received()))
     else:
-        events.put((key, False, outcome))
+        events.put((key, False, Err(outcome)))
 
 
 class ProcessesAdapter(Adapter):

@@ -17,18 +17,16 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
-import contextlib
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from .._context import portable, run_body
-from .._errors import RemoteError
+from .._context import Err, Ran, portable, run_body
 from .._record import Handle
 from .._values import PLAIN, nout_problem, scan_futures, substitute
 
-__all__ = ["NestedFailure", "Remote", "RemoteCall", "run_task", "take"]
+__all__ = ["NestedFailure", "Remote", "RemoteCall", "TaskFailed", "run_task", "take"]
 
 
 class Remote(Handle):
@@ -124,6 +122,44 @@ class NestedFailure(Exception):
         return (NestedFailure, (str(self), self.children), self.__dict__)
 
 
+class TaskFailed(Exception):
+    """What a node's Dask task raises: the exception (made portable), the task's key,
+    and when and where the body ran. Dask hands it on to every task below that one; the
+    client unwraps it into an ``Err`` (``_dask``), so nothing is written on the user's
+    exception.
+
+    >>> TaskFailed(ValueError("bad"), "inc-1", None).key
+    'inc-1'
+    """
+
+    def __init__(self, error: BaseException, key: str, ran: Ran | None) -> None:
+        super().__init__(error, key, ran)
+
+    @property
+    def error(self) -> BaseException:
+        """The exception the node's task raised."""
+        error: BaseException = self.args[0]
+        return error
+
+    @property
+    def key(self) -> str:
+        """The key of the task that raised it."""
+        return str(self.args[1])
+
+    @property
+    def ran(self) -> Ran | None:
+        """When and where the body ran, if it started."""
+        ran: Ran | None = self.args[2]
+        return ran
+
+    def outcome(self) -> Err:
+        """As the scheduler receives it."""
+        return Err(self.error, self.ran, self.key)
+
+    def __str__(self) -> str:
+        return f"{type(self.error).__name__}: {self.error} (task {self.key})"
+
+
 # -- the registry of what ran here, until the resolve collects it ------------------------
 _REGISTRY: dict[str, tuple[float, list[tuple[str, tuple[Any, ...]]]]] = {}
 _REGISTRY_LOCK = threading.Lock()
@@ -170,18 +206,14 @@ def take(token: str) -> list[tuple[str, tuple[Any, ...]]]:
     return entry[1] if entry is not None else []
 
 
-def _blamed(exc: BaseException, call: RemoteCall) -> BaseException:
-    """``exc`` marked as raised by this task's node (Dask hands the same exception to
-    every task downstream, which the client must tell apart: those are skipped)."""
+def _blamed(exc: BaseException, call: RemoteCall, ran: Ran | None) -> BaseException:
+    """What this task raises for ``exc``: a ``TaskFailed`` naming it (Dask hands the
+    same exception to every task downstream, which the client must tell apart: those
+    are skipped)."""
     if not isinstance(exc, Exception):
         return exc  # Ctrl-C, sys.exit: stop the resolve as they are
-    exc = portable(exc)
-    try:
-        exc.__tcg_key__ = call.key  # type: ignore[attr-defined]
-    except (AttributeError, TypeError):  # no __dict__: carry it on a RemoteError
-        exc = RemoteError(type(exc).__qualname__, str(exc), "")
-        exc.__tcg_key__ = call.key  # type: ignore[attr-defined]
-    return exc
+    # Raised with the body's traceback: the client puts it back on the body's exception.
+    return TaskFailed(portable(exc), call.key, ran).with_traceback(exc.__traceback__)
 
 
 def run_task(call: RemoteCall, *values: Any) -> Any:
@@ -194,9 +226,12 @@ def run_task(call: RemoteCall, *values: Any) -> Any:
     try:
         args = substitute(call.args)
         kwargs = substitute(call.kwargs) if call.kwargs else call.kwargs
-        value, children, start, end, worker = run_body(call.func, args, kwargs)
-    except BaseException as exc:  # run_body put when and where it ran on it
-        raise _blamed(exc, call) from None
+    except BaseException as exc:
+        raise _blamed(exc, call, None) from None
+    outcome = run_body(call.func, args, kwargs)
+    if isinstance(outcome, Err):
+        raise _blamed(outcome.error, call, outcome.ran) from None
+    value, children, start, end, worker = outcome
     try:
         kids = None
         returned: list[Handle] = []
@@ -215,9 +250,6 @@ def run_task(call: RemoteCall, *values: Any) -> Any:
         if problem is not None:
             raise problem
     except BaseException as exc:
-        if isinstance(exc, Exception):
-            with contextlib.suppress(AttributeError, TypeError):
-                exc.__tcg_ran__ = (start, end, worker)  # type: ignore[attr-defined]
-        raise _blamed(exc, call) from None
+        raise _blamed(exc, call, (start, end, worker)) from None
     _register(call.token, call.key, (start, end, worker, kids))
     return value

@@ -19,7 +19,7 @@ import threading
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from .._context import run_body
+from .._context import Err, Ok, run_body
 from ._base import Adapter
 
 #: Threads of ``executor="threads"`` unless ``max_workers`` says otherwise: threads are
@@ -82,12 +82,14 @@ class _ThreadPool:
                     return
                 continue
             func, args, kwargs, events, key = item
+            outcome: Ok | Err | None = None
             try:
-                events.put((key, True, run_body(func, args, kwargs)))
-            except BaseException as exc:
-                events.put((key, False, exc))
+                outcome = run_body(func, args, kwargs)
+                events.put((key, outcome.__class__ is not Err, outcome))
+            except BaseException as exc:  # tcg's own failure: run_body returns the body's
+                events.put((key, False, Err(exc)))
             # Drop references now: an idle worker must not keep a node's value alive.
-            item = func = args = kwargs = events = key = None
+            item = func = args = kwargs = events = key = outcome = None
             idle.release()
 
     def _retire(self) -> bool:

@@ -26,7 +26,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .._context import Packed, Raised, portable, run_body, user_traceback
+from .._context import Err, Packed, Raised, portable, run_body, user_traceback
 from .._values import scan_futures
 from ._held import ValueId, ValueLost, held_in
 from ._shared import Packet, Space, pack, unpack
@@ -121,10 +121,13 @@ class Worker:
         """Run one task: the reply to send back."""
         try:
             func, args, kwargs = unpack(packet, self.space.path)
-            payload = run_body(func, args, kwargs)
-        except BaseException as exc:  # sys.exit and Ctrl-C in a body stop the resolve
+        except BaseException as exc:
             return ("value", self.pack(Raised(portable(exc), user_traceback(exc))))
-        value, children, start, end, _ = payload
+        outcome = run_body(func, args, kwargs)
+        if isinstance(outcome, Err):  # sys.exit and Ctrl-C in a body stop the resolve
+            error, ran, _ = outcome
+            return ("value", self.pack(Raised(portable(error), user_traceback(error), ran)))
+        value, children, start, end, _ = outcome
         payload = (value, children, start, end, self.label)
         if keep and not children and not _has_futures(value):
             held = self.keep(tid, value, nout)
@@ -195,7 +198,10 @@ class Worker:
         packet, _ = recipe  # (a nout= value's items are stored one by one below)
         try:
             func, args, kwargs = unpack(packet, self.space.path)
-            value, children, *_ = run_body(func, args, kwargs)
+            outcome = run_body(func, args, kwargs)
+            if isinstance(outcome, Err):
+                raise outcome.error
+            value, children, *_ = outcome
         except ValueLost:
             raise
         except Exception as exc:

@@ -440,7 +440,7 @@ class WorkerPool:
         self.wake()
         ok, payload = self.wait(answer)
         if not ok or not isinstance(payload, Packed):
-            error = payload.received() if isinstance(payload, Raised) else payload
+            error = payload.received().error if isinstance(payload, Raised) else payload
             raise ValueLost(f"node {held.label}: its value was lost with the worker "
                             f"process holding it, and recomputing it failed: "
                             f"{type(error).__name__}: {error}") from error

@@ -38,6 +38,7 @@ from dataclasses import replace
 from time import perf_counter
 from typing import Any
 
+from .._context import Err, Ran
 from .._errors import CycleError, RecursionDepthError, TcgError
 from .._executors._dask import DaskAdapter
 from .._executors._remote import NestedFailure, Remote, RemoteCall
@@ -121,7 +122,7 @@ class HandoverRun(Run):
         try:
             call = self.call_of(rec, spec, key, args, kwargs)
         except BaseException as exc:  # it cannot be sent (it does not pickle)
-            self.on_outcome(rec, False, exc)
+            self.on_outcome(rec, False, Err(exc))
             return
         remote = self.remotes[rec] = Remote(key, f"{rec.name}#{rec.id}")
         handle = rec._future
@@ -233,8 +234,8 @@ class HandoverRun(Run):
             self.in_flight[rec] = rec.attempts
             self.deferred.add(rec)
             return
-        if isinstance(payload, NestedFailure):
-            self.children_failed(rec, payload)
+        if isinstance(payload.error, NestedFailure):
+            self.children_failed(rec, payload.error, payload.ran)
             return
         super().on_outcome(rec, False, payload)
 
@@ -247,22 +248,21 @@ class HandoverRun(Run):
             rec.state = READY
             self.queue_ready(rec)
 
-    def caused_upstream(self, rec: NodeRecord, exc: Any) -> bool:
+    def caused_upstream(self, rec: NodeRecord, outcome: Err) -> bool:
         """``exc`` was raised by another task, above ``rec``: an input that is not done
         yet (its outcome, still to come, decides), or failed or skipped already (its
         ``skip`` of ``rec`` is queued). Outcomes of different tasks arrive in any order."""
-        blame = getattr(exc, "__tcg_key__", None)
-        if blame is None and type(exc).__name__ == "KilledWorker":
-            blame = getattr(exc, "task", None)
+        blame = outcome.raised_by
         remote = self.remotes.get(rec)
         if blame is None or remote is None or blame == remote.key:
             return False
         return any(i.state != DONE for i in rec.inputs)
 
-    def children_failed(self, rec: NodeRecord, failure: NestedFailure) -> None:
-        """running → failed: children it created on the cluster failed there."""
+    def children_failed(self, rec: NodeRecord, failure: NestedFailure,
+                        ran: Ran | None) -> None:
+        """running → failed: children it created on the cluster failed there (its body
+        ran ``ran``)."""
         try:
-            ran = getattr(failure, "__tcg_ran__", None)
             if ran is not None:
                 rec._ran = ran
             self.adopt_remote(rec, failure.children)
@@ -360,7 +360,7 @@ class HandoverRun(Run):
             for rec, attempt in events:
                 if self.in_flight.get(rec) == attempt:
                     del self.in_flight[rec]
-                    self.on_outcome(rec, False, exc)
+                    self.on_outcome(rec, False, Err(exc))
             self.drain()
 
     def shut_down(self, *, cancel: bool) -> None:

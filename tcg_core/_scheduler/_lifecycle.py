@@ -54,7 +54,7 @@ from types import CoroutineType
 from typing import Any
 from weakref import ref as _weakref
 
-from .._context import FRAME, BodyFrame, await_returned
+from .._context import FRAME, BodyFrame, Err, await_returned
 from .._errors import ClusterGone, TcgError
 from .._executors._base import Adapter
 from .._executors._threads import ThreadsAdapter
@@ -126,7 +126,7 @@ class Lifecycle(RunState):
             adapter.submit(spec, args, kwargs, self.events, (rec, attempt))
         except BaseException as exc:
             del self.in_flight[rec]
-            self.on_outcome(rec, False, exc)
+            self.on_outcome(rec, False, Err(exc))
             return
         if spec.timeout is not None:
             heapq.heappush(self.deadlines, (submitted + spec.timeout, next(self.seq), rec,
@@ -217,7 +217,9 @@ class Lifecycle(RunState):
         FRAME.set(self.frame)
 
     def on_outcome(self, rec: NodeRecord, ok: bool, payload: Any) -> None:
-        """The end of a body that ran on a worker (or could not be sent to one)."""
+        """The end of a body that ran on a worker (or could not be sent to one):
+        ``payload`` is an ``Ok`` (the executor's own success payload on Dask and kept
+        processes) when ``ok``, else an ``Err``."""
         try:
             if ok:
                 value, children, start, end, worker = payload
@@ -225,13 +227,13 @@ class Lifecycle(RunState):
                 rec.spec.record_duration(end - start)
                 self.body_returned(rec, value, children)
                 return
-            ran = getattr(payload, "__tcg_ran__", None)
+            ran = payload.ran
             rec._ran = ran if ran is not None else (rec.start, perf_counter(), rec.worker)
-            payload = explain_pool_failure(rec, payload)
+            error = explain_pool_failure(rec, payload.error)
         except BaseException as exc:
             self.internal_failure(rec, "recording its outcome", exc)
             return
-        self.on_raised(rec, payload)
+        self.on_raised(rec, error)
 
     def on_raised(self, rec: NodeRecord, exc: BaseException) -> None:
         try:

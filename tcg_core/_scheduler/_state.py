@@ -48,8 +48,9 @@ CHILD_FAILED = 3
 EXTERNAL = -1
 
 #: What arrives on a run's queue: ``((record, attempt), ok, payload)``. A worker reports
-#: a body's outcome (``ok``: the ``run_body`` tuple, else the exception); another resolve
-#: reports that it let go of a record with attempt ``EXTERNAL``.
+#: a body's outcome (``ok``: the ``run_body`` tuple, ``_context.Ok``, or the executor's
+#: own success payload; else an ``_context.Err``); another resolve reports that it let
+#: go of a record with attempt ``EXTERNAL``.
 Event = tuple[tuple[NodeRecord, int], bool, Any]
 
 

@@ -309,3 +309,22 @@ def test_the_inline_fast_path_and_the_outcome_path_agree() -> None:
     assert inline == handed
     assert inline[0] == 2 + 3 + 6 + 1
     assert all(fact[1] == NodeState.DONE for fact in inline[1])
+
+
+def _failing_graph() -> Any:
+    return P.top(2)
+
+
+def test_a_failing_body_s_exception_carries_nothing_of_tcg_and_its_time_is_kept(
+        every_executor: Any) -> None:
+    # tcg used to write __tcg_ran__ (and, on Dask, __tcg_key__) on the user's exception;
+    # what it knows of the failure now travels beside it (``Err``).
+    future = _failing_graph()
+    with pytest.raises(NodeError):
+        resolve(future, executor=every_executor)
+    [failed] = [rec for rec in future.graph.nodes if rec.name == "boom"]
+    error = failed.error
+    assert type(error) is ValueError and str(error) == "bad input 2"
+    assert not [name for name in vars(error) if "tcg" in name]
+    assert failed.start is not None and failed.end is not None
+    assert failed.start <= failed.end and failed.worker

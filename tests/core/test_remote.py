@@ -5,13 +5,14 @@ checked where the value is, and the registry the resolve collects timings from."
 from __future__ import annotations
 
 import pickle
+import traceback
 from typing import Any
 
 import pytest
 
 from tcg_core import node
 from tcg_core._executors import _remote
-from tcg_core._executors._remote import Remote, RemoteCall, run_task, take
+from tcg_core._executors._remote import Remote, RemoteCall, TaskFailed, run_task, take
 
 
 @node
@@ -46,17 +47,23 @@ def test_an_item_of_a_value_on_the_cluster_is_read_on_the_worker() -> None:
     assert run_task(_call(add, (pair[0], pair[1]), (pair,)), (1, 2)) == 3
 
 
-def test_every_error_carries_the_key_of_the_task_that_raised_it() -> None:
-    with pytest.raises(ValueError, match="bad 3") as info:
+def test_every_error_carries_the_key_of_the_task_that_raised_it_beside_it() -> None:
+    with pytest.raises(TaskFailed) as info:
         run_task(_call(fails, (3,)))
-    assert info.value.__tcg_key__ == "k-1"  # type: ignore[attr-defined]
-    start, end, worker = info.value.__tcg_ran__  # type: ignore[attr-defined]
+    error, key, (start, end, worker) = info.value.args
+    assert (type(error), str(error), key) == (ValueError, "bad 3", "k-1")
     assert start <= end and worker
+    # Nothing is written on the user's exception: it pickles, compares and prints as
+    # it would without tcg.
+    assert vars(error) == {}
+    assert info.value.outcome().raised_by == "k-1"
+    assert "fails" in "".join(traceback.format_tb(info.value.__traceback__))
 
 
 def test_nout_is_checked_on_the_worker() -> None:
-    with pytest.raises(TypeError, match=r"nout=3\) function 'add' returned int 3"):
+    with pytest.raises(TaskFailed, match=r"nout=3\) function 'add' returned int 3") as info:
         run_task(_call(add, (1, 2), nout=3))
+    assert type(info.value.error) is TypeError
 
 
 def test_when_and_where_a_body_ran_waits_in_the_registry_until_taken() -> None:
