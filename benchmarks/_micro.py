@@ -15,6 +15,9 @@ Engines, all driven by the same loop (``_shapes.drive``):
   that counts finished nodes, with a progress bar (drawn into a buffer), and with
   ``cache=True`` after a warm-up stored every value (each node a cache hit); the
   ``tcg-serial`` column is the callbacks-off row.
+* ``tcg-cached-elsewhere``: ``tcg-serial`` while a ``@node(cache=True)`` function that
+  no node of the graph calls exists in the process: its cost must be ``tcg-serial``'s
+  (a resolve observes only when its own graph needs it).
 * ``tcg-checked``: ``tcg-serial`` with ``check_mutation=True`` (the arguments are ints,
   which are not fingerprinted: the check's fixed cost per node); ``tcg-shuffled``: a
   ``ShuffledExecutor`` (the seeded random pick). The check's cost per argument size is
@@ -54,8 +57,9 @@ DEFAULT_SIZES = (1_000, 10_000, 100_000)
 FULL_SIZES = (1_000, 10_000, 100_000, 1_000_000)
 DASK_SIZES = (1_000, 10_000)
 DASK_FULL_SIZES = (1_000, 3_000, 10_000)
-ENGINES = ("python", "lazy", "columnar", "pool", "tcg-serial", "tcg-threads", "tcg-threads-cold",
-           "tcg-checked", "tcg-shuffled", "tcg-callback", "tcg-progress", "tcg-cache-hit",
+ENGINES = ("python", "lazy", "columnar", "pool", "tcg-serial", "tcg-cached-elsewhere",
+           "tcg-threads", "tcg-threads-cold", "tcg-checked", "tcg-shuffled", "tcg-callback",
+           "tcg-progress", "tcg-cache-hit",
            "dask-sync", "dask-threads")
 #: Argument sizes (ints in one list) for the check_mutation cost table.
 CHECKED_SIZES = (10, 1_000, 100_000)
@@ -122,6 +126,27 @@ def _tcg(executor: Any, fresh: bool, **options: Any) -> Runner:
     return run
 
 
+def _other(x: int) -> int:
+    return x
+
+
+def _cached_elsewhere() -> Runner:
+    """``tcg-serial`` while a ``cache=True`` node function the graph never calls is
+    alive (made per run and dropped after it, so no other engine's run sees it)."""
+    import tcg_core
+
+    plain = _tcg("serial", fresh=False)
+
+    def run(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
+        elsewhere = tcg_core.node(cache=True)(_other)
+        try:
+            return plain(spec, sink_idx)
+        finally:
+            del elsewhere
+
+    return run
+
+
 def _tcg_observed(kind: str) -> Runner:
     """``tcg-serial`` with a callback, a progress bar, or every node a cache hit."""
     import io
@@ -138,8 +163,7 @@ def _tcg_observed(kind: str) -> Runner:
         def on_finish(self, record: Any) -> None:
             self.finished += 1
 
-    # resolve(cache=True), not @node(cache=True): a cached node function would put every
-    # later resolve of this process (the other engines' too) on the observing loop.
+    # resolve(cache=True): every node of the graph is a cached one.
     folder = tempfile.mkdtemp(prefix="tcg-bench-cache-")
 
     def run(spec: _shapes.Spec, sink_idx: list[int]) -> Timings:
@@ -259,6 +283,7 @@ class _Bench:
         self.runners: dict[str, Runner] = {
             "python": _python, "lazy": _lazy, "columnar": _columnar, "pool": _pool,
             "tcg-serial": _tcg("serial", fresh=False),
+            "tcg-cached-elsewhere": _cached_elsewhere(),
             "tcg-threads": _tcg("threads", fresh=False),
             "tcg-threads-cold": _tcg("threads", fresh=True),
             "tcg-checked": _tcg("serial", fresh=False, check_mutation=True),
@@ -429,6 +454,15 @@ def _checks(bench: _Bench) -> list[Check]:
                 f"serial flat from 1k to {max(sizes):,} ({shape}; max/min ≤ 1.5)",
                 " → ".join(fmt(v) for v in series) + f" µs (×{spread:.2f}"
                 + "".join(f"; {f}" for f in floors) + ")", spread <= 1.5))
+    ratios = sorted(r for shape, n in bench.grid() if (r := _ratio(
+        bench.cell(shape, n, "tcg-cached-elsewhere"), bench.cell(shape, n, "tcg-serial")))
+        is not None)
+    if ratios:
+        middle = ratios[len(ratios) // 2]
+        checks.append(Check("a cache=True node function elsewhere leaves serial's cost "
+                            "unchanged (median ratio ≤ 1.05)",
+                            f"×{middle:.3f} (cells ×{ratios[0]:.2f} to ×{ratios[-1]:.2f})",
+                            middle <= 1.05))
     for engine in ("tcg-threads", "tcg-threads-cold"):
         for shape in _shapes.SHAPES:
             value = bench.cell(shape, big, engine)

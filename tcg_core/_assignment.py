@@ -23,7 +23,7 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 from collections.abc import Callable
 from typing import Any
 
-from ._callbacks import need_observing
+from ._callbacks import needs_hooks, note_hooks
 from ._options import NodeOptions
 
 __all__ = ["guard_assignments"]
@@ -59,8 +59,10 @@ def _checked_option(instance: Any, attribute: str, value: Any) -> Any:
         return value
     checked = getattr(NodeOptions.check(_where(instance, attribute), **{attribute: value}),
                       attribute)
-    if attribute in ("cache", "verbose") and checked:
-        need_observing()
+    if attribute in ("cache", "verbose"):
+        cache = checked if attribute == "cache" else instance.cache
+        verbose = checked if attribute == "verbose" else instance.verbose
+        note_hooks(instance, needs_hooks(cache, verbose))
     return checked
 
 

@@ -13,6 +13,7 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 import threading
 import warnings
+import weakref
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 from ._record import NodeRecord
 
 __all__ = ["EVENTS", "Callback", "CallbackWarning", "Observers", "active_callbacks",
-           "need_observing", "observing", "observing_needed"]
+           "hooked_functions_alive", "needs_hooks", "note_hooks"]
 
 #: The methods a callback may override, in the order a node meets them.
 EVENTS = ("on_add", "on_start", "on_retry", "on_cache_hit", "on_finish", "on_fail",
@@ -34,20 +35,37 @@ _active_lock = threading.Lock()
 #: One callback call at a time in the whole process (see the module docstring).
 _EMIT = threading.RLock()
 
-#: Set once a node asks for per-node work the plain loop does not do (``cache=True``,
-#: ``verbose=True``): from then on every resolve runs the observing loop.
-observing_needed = False
+#: The node functions alive now whose calls need the observing loop (``cache=True``,
+#: ``verbose=True``): a registry of live objects, never a switch left set. Only the
+#: choice of a loop that cannot switch to observing mid-run reads it (``_resolve``).
+_hooked: weakref.WeakSet[Any] = weakref.WeakSet()
+_hooked_lock = threading.Lock()
 
 
-def observing() -> bool:
-    """Whether every resolve must run the observing loop (see ``observing_needed``)."""
-    return observing_needed
+def needs_hooks(cache: bool | None, verbose: bool) -> bool:
+    """Whether a node function with these options needs the observing loop.
+
+    >>> needs_hooks(None, False), needs_hooks(True, False), needs_hooks(False, True)
+    (False, True, True)
+    """
+    return cache is True or verbose
 
 
-def need_observing() -> None:
-    """A node function that needs the observing loop exists (see ``observing_needed``)."""
-    global observing_needed
-    observing_needed = True
+def note_hooks(spec: Any, needed: bool) -> None:
+    """Record whether node function ``spec`` needs the observing loop: on the function
+    (``_hooks``, which a run reads as it claims each call) and in the registry."""
+    spec.__dict__["_hooks"] = needed
+    with _hooked_lock:
+        if needed:
+            _hooked.add(spec)
+        else:
+            _hooked.discard(spec)
+
+
+def hooked_functions_alive() -> bool:
+    """Whether a node function that needs the observing loop exists right now."""
+    with _hooked_lock:
+        return len(_hooked) > 0
 
 
 class CallbackWarning(UserWarning):

@@ -8,13 +8,14 @@ import dataclasses
 import functools
 import inspect
 import sys
+import warnings
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from ._assignment import guard_assignments
 from ._cache import check_cacheable
-from ._callbacks import need_observing
+from ._callbacks import needs_hooks, note_hooks
 from ._context import RecordingFrame, current_frame, run_coroutine
 from ._future import Future, ItemFuture
 from ._options import NodeOptions
@@ -40,6 +41,12 @@ P = ParamSpec("P")
 def _rebuild(cls: type[NodeFunction[..., Any]], func: Callable[..., Any],
              options: NodeOptions) -> NodeFunction[..., Any]:
     return cls(func, options)
+
+
+_DURATIONS_MOVED = ("NodeFunction.mean_duration and record_duration are deprecated and "
+                    "removed in 0.4: each resolve measures its bodies' durations afresh, so "
+                    "nothing is learned across resolves; give @node(cost=...) to rank a "
+                    "node above others")
 
 
 class NodeFunction(Generic[P, R]):
@@ -84,10 +91,9 @@ class NodeFunction(Generic[P, R]):
         self.verbose: bool = options.verbose  #: print a line per node
         if options.cache:
             check_cacheable(func, self.name)
-        if options.cache or options.verbose:
-            need_observing()
-        #: running mean of measured body durations (scheduling, inlining)
-        self.mean_duration: float | None = None
+        #: its calls need the observing loop (cache=True, verbose=True): see _callbacks
+        self._hooks: bool = False
+        note_hooks(self, needs_hooks(options.cache, options.verbose))
         self._name_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}
         #: from here on, assigning a public attribute is checked (see _assignment)
         self._made = True
@@ -117,7 +123,6 @@ class NodeFunction(Generic[P, R]):
         if self._future_defaults:
             self._min_args, self._max_args = 1, 0  # every call takes the binding branch
         self._labels_by_count: dict[int, tuple[str, ...]] = {}  # from the parameters' names
-        self.mean_duration = None  # durations measured of another body do not apply
 
     # Arguments are typed Any, not P: a future stands in for its value anywhere, which
     # Python's typing cannot say of a ParamSpec. The binder checks the call at runtime.
@@ -250,10 +255,24 @@ class NodeFunction(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<node {self.name}>"
 
+    @property
+    def mean_duration(self) -> None:
+        """Deprecated, always ``None``: each resolve measures durations afresh (an
+        earlier resolve, another test's, no longer changes how a later one runs);
+        give ``cost=`` to rank a node. Removed in 0.4.
+
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")
+        ...     print(NodeFunction(abs, NodeOptions()).mean_duration)
+        None
+        """
+        warnings.warn(_DURATIONS_MOVED, DeprecationWarning, stacklevel=2)
+        return None
+
     def record_duration(self, seconds: float) -> None:
-        """Fold a measured duration into the running mean the scheduler plans with."""
-        mean = self.mean_duration
-        self.mean_duration = seconds if mean is None else 0.8 * mean + 0.2 * seconds
+        """Deprecated, does nothing (see ``mean_duration``). Removed in 0.4."""
+        warnings.warn(_DURATIONS_MOVED, DeprecationWarning, stacklevel=2)
 
 
 guard_assignments(NodeFunction)

@@ -38,6 +38,8 @@ class _LoadedSpec:
 
     __slots__ = ("cost", "name")
 
+    _hooks = False  # a loaded call never needs a resolve's observing loop
+
     def __init__(self, name: str, cost: float | None) -> None:
         self.name = name
         self.cost = cost

@@ -49,16 +49,7 @@ from ._lifecycle import STOPS
 from ._run import Run
 from ._sharing import generation
 from ._stopping import abandon
-from ._transitions import (
-    DONE,
-    FAILED,
-    PENDING,
-    READY,
-    RUNNING,
-    SKIPPED,
-    WAITING,
-    check_finished,
-)
+from ._transitions import DONE, FAILED, PENDING, READY, RUNNING, SKIPPED, WAITING, check_finished
 
 __all__ = ["HandoverRun", "run_children"]
 
@@ -436,7 +427,7 @@ class HandoverRun(Run):
             if rec is None:
                 continue
             rec._ran = (start, end, worker)
-            rec.spec.record_duration(end - start)
+            self.record_duration(rec.spec, end - start)
             if kids:
                 self.adopt_remote(rec, kids)
 

@@ -15,9 +15,9 @@ future of the caller's stands for it. Callbacks, the cache, mutation checks and 
 doubles need every value here: such a resolve runs the plain ``Run``, whose values come
 back (their big buffers through shared memory).
 
-One more transition joins the lifecycle (``_lifecycle``)::
+It takes one transition of the lifecycle (``_lifecycle``) that a plain run never does::
 
-    done ─lost─▶ failed   (its value was lost with its worker, and recomputing it failed)
+    done ─lose─▶ failed   (its value was lost with its worker, and recomputing it failed)
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class Lifecycle(RunState):
         if rec.state != READY:
             return  # skipped (or released) while it was queued
         spec = rec.spec if self.overrides is None else self.overrides.spec_for(rec)
-        if spec.timeout is None and (self.adapter.inline or is_tiny(self, spec)):
+        if spec.timeout is None and (self.adapter.inline or is_tiny(self, rec, spec)):
             self.run_inline(rec, spec)
             return
         begun = self.begin_attempt(rec)
@@ -196,8 +196,10 @@ class Lifecycle(RunState):
             if children:
                 self.fresh_frame()
             rec._ran = (start, end, self.label)
-            mean = spec.mean_duration  # NodeFunction.record_duration, written out
-            spec.mean_duration = end - start if mean is None else 0.8 * mean + 0.2 * (end - start)
+            durations = self.durations  # record_duration, written out
+            mean = durations.get(rec.spec)
+            durations[rec.spec] = (end - start if mean is None
+                                   else 0.8 * mean + 0.2 * (end - start))
             # Any value but a plain scalar may hold futures somewhere (see _values).
             if children or spec.nout is not None or value.__class__ not in PLAIN:
                 self.body_returned(rec, value, children)
@@ -224,7 +226,7 @@ class Lifecycle(RunState):
             if ok:
                 value, children, start, end, worker = payload
                 rec._ran = (start, end, worker)
-                rec.spec.record_duration(end - start)
+                self.record_duration(rec.spec, end - start)
                 self.body_returned(rec, value, children)
                 return
             ran = payload.ran
@@ -267,7 +269,18 @@ class Lifecycle(RunState):
         except TcgError as exc:
             self.fail(rec, exc)
             return
+        if self.needs_hooks:
+            self.take_hooks(new)
         rank(self, new)
+
+    def take_hooks(self, records: list[NodeRecord]) -> None:
+        """A call whose function needs the observing loop (``cache=True``,
+        ``verbose=True``) is among ``records``, just claimed: the run observes from here
+        on (``on_hooks_needed``). A plain resolve pays for the hooks only when its own
+        graph needs them."""
+        self.needs_hooks = False
+        if self.on_hooks_needed is not None:
+            self.on_hooks_needed(self, records)
 
     def body_raised(self, rec: NodeRecord, exc: BaseException) -> None:
         """running → ready (a retry), → failed, or → pending (the resolve stops)."""

@@ -116,14 +116,6 @@ class _CheckedSpec:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._spec, name)
 
-    @property
-    def mean_duration(self) -> float | None:
-        return self._spec.mean_duration  # type: ignore[no-any-return]
-
-    @mean_duration.setter
-    def mean_duration(self, value: float | None) -> None:
-        self._spec.mean_duration = value
-
     def __reduce__(self) -> tuple[Any, tuple[Any]]:
         return _CheckedSpec, (self._spec,)
 

@@ -2,10 +2,12 @@
 result cache, so that a plain resolve pays nothing for either.
 
 ``_resolve`` picks this class when the resolve has callbacks (``callbacks=``, ``with
-cb:``, ``progress=True``, an enabled ``tcg_core`` logger), asks for ``cache=True``, or
-a node function with ``cache=True`` or ``verbose=True`` exists. Each override adds its
-work around one transition of ``Lifecycle`` and calls it; every callback is called
-here, on the resolve's own thread.
+cb:``, ``progress=True``, an enabled ``tcg_core`` logger) or asks for ``cache=True``;
+a plain run becomes one in place (``_resolve._start_observing``) the moment it claims
+a call of a ``cache=True`` or ``verbose=True`` node function, so a node function
+defined elsewhere costs a resolve nothing. Each override adds its work around one
+transition of ``Lifecycle`` and calls it; every callback is called here, on the
+resolve's own thread.
 
 A cached node whose key is stored takes one more transition::
 
@@ -41,6 +43,10 @@ class ObservedRun(Run):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.begin_observing()
+
+    def begin_observing(self) -> None:
+        """The fields observing adds (also for a plain run that starts observing)."""
         #: cached nodes that missed: record → the key their value is stored under
         self.cache_keys: dict[NodeRecord, str] = {}
         #: the node ``start`` announced before handing it to ``run_inline``

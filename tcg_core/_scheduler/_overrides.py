@@ -127,10 +127,10 @@ class _Body:
 
 
 class Replaced:
-    """A replaced node's spec in one run: the node's options, the replacement's body
-    (``func``), and durations of its own (a fake's speed says nothing of the node's)."""
+    """A replaced node's spec in one run: the node's options and the replacement's body
+    (``func``)."""
 
-    __slots__ = ("body", "func", "mean_duration", "node")
+    __slots__ = ("body", "func", "node")
     _tcg_replaced = True
     #: stands in for a node function: a worker runs its ``body`` (see ``run_body``)
     _tcg_node = True
@@ -140,14 +140,9 @@ class Replaced:
     def __init__(self, node: Any, body: _Body) -> None:
         self.node = node
         self.func = self.body = body
-        self.mean_duration: float | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.node, name)
-
-    def record_duration(self, seconds: float) -> None:
-        mean = self.mean_duration
-        self.mean_duration = seconds if mean is None else 0.8 * mean + 0.2 * seconds
 
 
 class Overrides:

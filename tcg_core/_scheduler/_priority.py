@@ -2,8 +2,8 @@
 
 When more nodes are ready than workers are free, the one with the longest remaining
 path to the end of the graph goes first (critical-path-first list scheduling). A node's
-weight is its ``cost=`` hint, else the mean duration measured in earlier runs of the
-same function, else 1. Nodes measured faster than ``INLINE_BELOW`` run in the
+weight is its ``cost=`` hint, else the mean duration of the same function's bodies
+measured so far in this resolve, else 1. Nodes measured faster than ``INLINE_BELOW`` run in the
 scheduler's own thread: a hand-off would cost more than the work, and their order
 cannot delay anything, so they are not ranked at all.
 """
@@ -23,10 +23,13 @@ __all__ = ["INLINE_BELOW", "is_tiny", "rank"]
 INLINE_BELOW = 30e-6
 
 
-def is_tiny(run: RunState, spec: Any) -> bool:
-    """Run in the scheduler's thread: measured faster than a hand-off to a worker."""
-    return (run.options.inline_tiny and spec.timeout is None and not run.adapter.isolated
-            and spec.mean_duration is not None and spec.mean_duration < INLINE_BELOW)
+def is_tiny(run: RunState, rec: NodeRecord, spec: Any) -> bool:
+    """Run ``rec`` (whose body is ``spec``'s) in the scheduler's thread: its function's
+    bodies were measured faster than a hand-off to a worker, in this resolve."""
+    if not run.options.inline_tiny or spec.timeout is not None or run.adapter.isolated:
+        return False
+    mean = run.durations.get(rec.spec)
+    return mean is not None and mean < INLINE_BELOW
 
 
 def rank(run: RunState, records: list[NodeRecord]) -> None:
@@ -38,7 +41,7 @@ def rank(run: RunState, records: list[NodeRecord]) -> None:
     if not run.ordered:
         return
     if not run.prioritised:
-        if all(is_tiny(run, rec.spec) for rec in records):
+        if all(is_tiny(run, rec, rec.spec) for rec in records):
             return
         run.prioritised = True
         for rec in run.ready:  # already queued: move them to the heap
@@ -51,16 +54,14 @@ def rank(run: RunState, records: list[NodeRecord]) -> None:
             value = ranks.get(consumer.id, 0.0)
             if value > below:
                 below = value
-        ranks[rec.id] = _weight(rec) + below
+        ranks[rec.id] = _weight(run, rec) + below
 
 
-def _weight(rec: NodeRecord) -> float:
+def _weight(run: RunState, rec: NodeRecord) -> float:
     spec = rec.spec
     if spec.cost is not None:
         return float(spec.cost)
-    if spec.mean_duration is not None:
-        return float(spec.mean_duration)
-    return 1.0
+    return run.durations.get(spec, 1.0)
 
 
 def _consumers_first(records: list[NodeRecord]) -> list[NodeRecord]:

@@ -9,10 +9,13 @@ import gc
 import os
 import sys
 import threading
+import warnings
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from .._callbacks import Callback, Observers, active_callbacks, observing
+from .._cache import CacheWarning
+from .._callbacks import Callback, Observers, active_callbacks, hooked_functions_alive
 from .._context import inside_body
 from .._errors import NodeFailures, TcgError
 from .._executors import Adapter, make_adapter
@@ -25,6 +28,7 @@ from ._observed import ObservedRun
 from ._overrides import current
 from ._run import Run
 from ._sharing import generation
+from ._state import RunState
 
 __all__ = ["resolve_handles"]
 
@@ -39,14 +43,18 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     # cannot take a second worker from a pool it is itself occupying.
     adapter = make_adapter("serial" if nested else options.executor, options.max_workers)
     callbacks = _callbacks_of(options)
-    observed = callbacks is not None or options.cache or observing()
-    if observed and (adapter.hands_over or adapter.keeps_values) \
-            and _only_verbose_nodes_elsewhere(options, records):
-        observed, callbacks = False, None
-    run = _run_class(options, observed, adapter)(adapter, options, nested, generation())
+    observed = callbacks is not None or options.cache
+    if not observed and _must_observe_from_the_start(adapter, records):
+        observed = True
+    run_class = _run_class(options, observed, adapter)
+    run = run_class(adapter, options, nested, generation())
     if observed:  # the same loop with its hooks (see _observed)
-        run.observers = Observers(callbacks or ())
+        run.observers = Observers(_with_verbose(callbacks or []))
         run.observers.emit("on_resolve_start")
+    elif run_class in _CAN_START_OBSERVING:
+        run.on_hooks_needed = _start_observing
+    elif adapter.keeps_values:
+        run.on_hooks_needed = _hooks_not_applied
     try:
         with _collector_paused(not nested):
             run.run_to_end(records)
@@ -68,18 +76,29 @@ def _callbacks_of(options: ResolveOptions) -> list[Callback] | None:
     log = logging_callback()
     if log is not None:
         found.append(log)
-    if observing():
-        found.append(VerboseCallback())
     return found or None
 
 
-def _only_verbose_nodes_elsewhere(options: ResolveOptions, records: list[NodeRecord]) -> bool:
-    """The resolve is observed only because some node function in the process has
-    ``cache=True`` or ``verbose=True``, and none of them is in this graph: on Dask it may
-    still hand the graph over (the observed loop goes node by node)."""
-    if (options.cache or options.progress or options.callbacks or active_callbacks()
-            or logging_callback() is not None):
+def _with_verbose(callbacks: list[Callback]) -> list[Callback]:
+    """An observed resolve also prints the lines of ``verbose=True`` nodes, if any
+    such node function exists."""
+    return [*callbacks, VerboseCallback()] if hooked_functions_alive() else callbacks
+
+
+def _must_observe_from_the_start(adapter: Adapter, records: list[NodeRecord]) -> bool:
+    """A plain run starts observing the moment it claims a call that needs it
+    (``take_hooks``). The loops whose values live elsewhere cannot: they go node by node
+    when a call in the graph needs the hooks. On Dask, the children bodies create run
+    in the cluster's own resolves, which decide for themselves; on kept processes they
+    come back to this run, which cannot honour their ``cache=``/``verbose=`` and says so
+    (``_hooks_not_applied``)."""
+    if not (adapter.hands_over or adapter.keeps_values) or not hooked_functions_alive():
         return False
+    return _graph_needs_hooks(records)
+
+
+def _graph_needs_hooks(records: list[NodeRecord]) -> bool:
+    """A call in the graph of ``records`` (not yet done) needs the observing loop."""
     seen: set[int] = set()
     todo = list(records)
     while todo:
@@ -87,13 +106,55 @@ def _only_verbose_nodes_elsewhere(options: ResolveOptions, records: list[NodeRec
         if rec.id in seen or rec.state == NodeState.DONE:
             continue
         seen.add(rec.id)
-        if rec.spec.cache or rec.spec.verbose:
-            return False
+        if rec.spec._hooks:
+            return True
         todo.extend(rec.inputs)
-    return True
+    return False
+
+
+def _hooks_not_applied(run: RunState, records: list[NodeRecord]) -> None:
+    """A body on kept processes created a call of a ``cache=True`` or ``verbose=True``
+    node function: this run keeps values in the workers and cannot store or print
+    them. It runs the call, and says so once per function."""
+    named = {rec.spec.name: rec for rec in records if rec.spec._hooks}
+    for name, rec in named.items():
+        warnings.warn(CacheWarning(
+            f"node {name!r} ({rec.path}) has cache=True or verbose=True, but it was "
+            "created inside a node's body on executor='processes', whose values stay in "
+            "the worker processes: this resolve runs it without the result cache and "
+            "without its lines; to have them, call it outside the body (in the graph "
+            "given to resolve), or resolve on executor='threads'"), stacklevel=2)
+
+
+def _start_observing(run: RunState, records: list[NodeRecord]) -> None:
+    """A plain (or mutation-checked) run becomes its observing twin in place, from the
+    next node on. The serial loop holds the plain class's methods: it is handed an empty
+    queue, so the general loop, which looks them up, takes over."""
+    assert type(run) in _CAN_START_OBSERVING, type(run)
+    from ._mutation import CheckedRun
+
+    run.__class__ = _observed_checked_class() if type(run) is CheckedRun else ObservedRun
+    assert isinstance(run, ObservedRun)
+    run.begin_observing()
+    run.observers = Observers(_with_verbose([]))
+    run.observers.emit("on_resolve_start")
+    queued, run.ready = run.ready, deque(run.ready)
+    queued.clear()
 
 
 _observed_checked: type[Run] | None = None
+#: The run classes that can start observing mid-run (filled in below).
+_CAN_START_OBSERVING: set[type[Run]] = {Run}
+
+
+def _observed_checked_class() -> type[Run]:
+    """``ObservedRun`` and ``CheckedRun`` in one class, made once."""
+    global _observed_checked
+    if _observed_checked is None:
+        from ._mutation import CheckedRun
+
+        _observed_checked = type("ObservedCheckedRun", (ObservedRun, CheckedRun), {})
+    return _observed_checked
 
 
 def _run_class(options: ResolveOptions, observed: bool, adapter: Adapter) -> type[Run]:
@@ -116,11 +177,8 @@ def _run_class(options: ResolveOptions, observed: bool, adapter: Adapter) -> typ
     if options.check_mutation:  # the checked run only when asked: the default pays nothing
         from ._mutation import CheckedRun
 
-        if not observed:
-            return CheckedRun
-        if _observed_checked is None:
-            _observed_checked = type("ObservedCheckedRun", (ObservedRun, CheckedRun), {})
-        return _observed_checked
+        _CAN_START_OBSERVING.add(CheckedRun)
+        return _observed_checked_class() if observed else CheckedRun
     return ObservedRun if observed else Run
 
 

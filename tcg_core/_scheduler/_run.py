@@ -44,7 +44,10 @@ class Run(Lifecycle):
         # of around every body saves two context-variable calls per node.
         token = FRAME.set(self.frame)
         try:
-            rank(self, claim(self, roots))
+            claimed = claim(self, roots)
+            if self.needs_hooks:
+                self.take_hooks(claimed)
+            rank(self, claimed)
             wait_for_roots(self, roots)
             self.loop()
         finally:
@@ -81,7 +84,10 @@ class Run(Lifecycle):
         """One event from the queue: a body's outcome, or a notice from another run."""
         (rec, attempt), ok, payload = event
         if attempt == EXTERNAL:
-            rank(self, on_external(self, rec))
+            claimed = on_external(self, rec)
+            if self.needs_hooks:
+                self.take_hooks(claimed)
+            rank(self, claimed)
             return
         if self.in_flight.get(rec) != attempt:
             return  # a late answer from a body that timed out

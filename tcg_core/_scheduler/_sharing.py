@@ -126,11 +126,13 @@ def claim(run: RunState, roots: list[NodeRecord]) -> list[NodeRecord]:
     gen = _generation
     with LOCK:
         try:
-            parents = _claim_reachable(run, roots, todo, claimed, gen)
+            parents, hooks = _claim_reachable(run, roots, todo, claimed, gen)
         finally:  # counted even when something raised half-way: the stop releases them
             run.unfinished += len(claimed) - first
         for rec in parents:
             count_waits(run, rec)
+    if hooks and run.observers is None:
+        run.needs_hooks = True
     if run.validate:
         watch(claimed[first:])
     if run.observers is not None:  # outside the lock: callbacks may take their time
@@ -139,8 +141,10 @@ def claim(run: RunState, roots: list[NodeRecord]) -> list[NodeRecord]:
 
 
 def _claim_reachable(run: RunState, roots: list[NodeRecord], todo: Any,
-                     claimed: list[NodeRecord], gen: int) -> list[NodeRecord]:
-    """``claim``'s walk (under LOCK); returns the waiting parents it took over."""
+                     claimed: list[NodeRecord], gen: int) -> tuple[list[NodeRecord], bool]:
+    """``claim``'s walk (under LOCK); returns the waiting parents it took over, and
+    whether a claimed call's function needs the observing loop."""
+    hooks = False
     stack = []
     for rec in dict.fromkeys(roots):  # a root asked for twice is claimed once
         if rec.state not in FINISHED and _live_owner(rec) is None:
@@ -150,6 +154,8 @@ def _claim_reachable(run: RunState, roots: list[NodeRecord], todo: Any,
     parents: list[NodeRecord] = []
     while stack:
         rec = stack.pop()
+        if rec.spec._hooks:
+            hooks = True
         if rec.state == WAITING:
             # A parent an earlier resolve left waiting for its children: this run
             # takes the wait over instead of running the body again.
@@ -197,7 +203,7 @@ def _claim_reachable(run: RunState, roots: list[NodeRecord], todo: Any,
         rec._npending = pending
         if pending == 0:
             todo.append((MAYBE_READY, rec, None))
-    return parents
+    return parents, hooks
 
 
 def waits_of(rec: NodeRecord) -> list[NodeRecord]:

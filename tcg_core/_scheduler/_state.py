@@ -16,6 +16,7 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 import heapq
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import Any
@@ -79,6 +80,10 @@ class RunState:
     prioritised: bool = False
     #: longest remaining path per record id, for priorities
     ranks: dict[int, float] = field(default_factory=dict)
+    #: running mean of the body durations measured in this resolve, per node function
+    #: (``record_duration``): what inlining and priorities plan with. Learned afresh by
+    #: each resolve, so that no earlier resolve (another test's) changes how this runs
+    durations: dict[Any, float] = field(default_factory=dict)
     #: claimed nodes not finished yet, plus roots another resolve is finishing
     unfinished: int = 0
     #: bodies running on workers: record → the attempt that runs
@@ -122,6 +127,12 @@ class RunState:
     overrides: Overrides | None = field(default_factory=current)
     #: check every state change against the transition table (``_transitions``)
     validate: bool = field(default_factory=validating)
+    #: ``claim`` met a call whose function needs the observing loop (``cache=True``,
+    #: ``verbose=True``) while this run is not observed; ``take_hooks`` answers it
+    needs_hooks: bool = False
+    #: how this run starts observing mid-run, given the records just claimed
+    #: (``_resolve``); None: it was chosen knowing that it will not need to
+    on_hooks_needed: Callable[[RunState, list[NodeRecord]], None] | None = None
 
     def __post_init__(self) -> None:
         #: priorities matter only where bodies compete for workers, and an adapter
@@ -130,6 +141,11 @@ class RunState:
                         and self.adapter.pick is None)
         if self.overrides is not None:
             self.adapter.mark_replaced(self.overrides.names)
+
+    def record_duration(self, spec: Any, seconds: float) -> None:
+        """Fold a body's measured duration into ``durations``."""
+        mean = self.durations.get(spec)
+        self.durations[spec] = seconds if mean is None else 0.8 * mean + 0.2 * seconds
 
     def queue_ready(self, rec: NodeRecord) -> None:
         """Put a ready node in the queue that fits the run's policy."""

@@ -53,6 +53,22 @@ def inc_parent(runs: str, n: int) -> Any:
     return inc(n)
 
 
+@node
+def square_parent(runs: str, x: int) -> Any:
+    """A plain parent whose body creates a cached child (``square``)."""
+    return square(runs, x)
+
+
+@node(verbose=True)
+def loud(x: int) -> int:
+    return x + 1
+
+
+@node
+def makes_a_verbose_child(x: int) -> Any:
+    return loud(x)
+
+
 # -- callables whose state decides their value (the cache key must see it) ---------------
 
 

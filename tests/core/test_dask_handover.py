@@ -58,16 +58,6 @@ def graph_log(client: Any) -> Iterator[D.GraphLog]:
     scheduler.remove_plugin(name=log.name)
 
 
-@pytest.fixture(autouse=True)
-def no_node_needs_observing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A ``cache=True`` or ``verbose=True`` node defined by an earlier test in this
-    process turns the hand-over off for every resolve after it (see the defect test
-    below); none of this module's nodes needs it."""
-    from tcg_core import _callbacks
-
-    monkeypatch.setattr(_callbacks, "observing_needed", False)
-
-
 def _needs_process_workers(client: Any) -> None:
     if not client.cluster.processes:
         pytest.skip("on thread workers the client and the workers share one process")
@@ -301,12 +291,17 @@ def test_the_call_in_an_error_names_its_inputs_not_an_address(client: Any) -> No
     assert " at 0x" not in call, call
 
 
-def test_a_cache_node_defined_elsewhere_does_not_turn_the_hand_over_off(
-        client: Any, graph_log: D.GraphLog, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tcg_core import _callbacks
+def _cached_elsewhere(x: int) -> int:
+    return x
 
-    monkeypatch.setattr(_callbacks, "observing_needed", True)  # as @node(cache=True) does
+
+def test_a_cache_node_defined_elsewhere_does_not_turn_the_hand_over_off(
+        client: Any, graph_log: D.GraphLog) -> None:
+    from tcg_core import node as make_node
+
+    cached = make_node(cache=True)(_cached_elsewhere)  # alive while the test runs
     future = D.hop(D.hop(D.hop_start(0)))
     assert future.resolve(executor=client, **ON_DASK) == 2
     graphs = graph_log.sent_by("hop-")
     assert len(graphs) == 1 and all(len(d) == 1 for d in graphs[0][1].values()), graphs
+    assert cached._hooks  # it existed all along

@@ -286,26 +286,40 @@ def keyed(a: int, *, b: int) -> int:
     return a * b
 
 
-def _record_facts(record: Any) -> tuple[Any, ...]:
+def _record_facts(record: Any, durations: dict[Any, float]) -> tuple[Any, ...]:
     return (record.name, record.state, record.attempts, type(record.error).__name__,
             len(record.inputs), record.start is not None, record.end is not None,
             record.worker is not None, record._future is None, record._args is None,
-            record._inputs is not None, record.spec.mean_duration is not None)
+            record._inputs is not None, durations.get(record.spec, -1.0) >= 0)
 
 
-def _run_pipeline(executor: str, inline_tiny: bool) -> tuple[Any, list[tuple[Any, ...]]]:
-    s = source()
-    out = several(lone(s), lone(lone(s)), keyed(lone(s), b=3), s)
-    value = out.resolve(executor=executor, inline_tiny=inline_tiny)
-    facts = [_record_facts(r) for r in out.graph.nodes]
+def _run_pipeline(executor: str, inline_tiny: bool, monkeypatch: pytest.MonkeyPatch
+                  ) -> tuple[Any, list[tuple[Any, ...]]]:
+    from tcg_core._scheduler._run import Run
+
+    runs: list[Any] = []
+    run_to_end = Run.run_to_end
+
+    def kept(self: Any, roots: Any) -> None:
+        runs.append(self)
+        run_to_end(self, roots)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Run, "run_to_end", kept)
+        s = source()
+        out = several(lone(s), lone(lone(s)), keyed(lone(s), b=3), s)
+        value = out.resolve(executor=executor, inline_tiny=inline_tiny)
+    [run] = runs
+    facts = [_record_facts(r, run.durations) for r in out.graph.nodes]
     return value, facts
 
 
-def test_the_inline_fast_path_and_the_outcome_path_agree() -> None:
+def test_the_inline_fast_path_and_the_outcome_path_agree(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # serial runs every body inline (run_inline's written-out common case); threads
     # with inline_tiny=False hand every body to a worker (on_outcome → body_returned).
-    inline = _run_pipeline("serial", True)
-    handed = _run_pipeline("threads", False)
+    inline = _run_pipeline("serial", True, monkeypatch)
+    handed = _run_pipeline("threads", False, monkeypatch)
     assert inline == handed
     assert inline[0] == 2 + 3 + 6 + 1
     assert all(fact[1] == NodeState.DONE for fact in inline[1])
@@ -328,3 +342,24 @@ def test_a_failing_body_s_exception_carries_nothing_of_tcg_and_its_time_is_kept(
     assert not [name for name in vars(error) if "tcg" in name]
     assert failed.start is not None and failed.end is not None
     assert failed.start <= failed.end and failed.worker
+
+
+def test_what_one_resolve_measured_does_not_change_how_the_next_runs() -> None:
+    # Durations were learned on the node function, across resolves: after a few quick
+    # runs, a later resolve (another test's) ran this body inline in the caller's
+    # thread instead of on a worker. Each resolve now measures afresh.
+    import threading
+
+    here = threading.current_thread().name
+    for _ in range(4):
+        future = lone(1)
+        assert future.resolve(executor="threads") == 2
+        assert future.node.worker is not None and here not in future.node.worker
+
+
+def test_mean_duration_is_deprecated_and_no_longer_learned() -> None:
+    lone(1).resolve(executor="serial")
+    with pytest.warns(DeprecationWarning, match=r"mean_duration .*cost="):
+        assert lone.mean_duration is None
+    with pytest.warns(DeprecationWarning, match="removed in 0.4"):
+        lone.record_duration(1.0)
