@@ -1,8 +1,8 @@
-"""The plugin's settings: command-line flags, their ini keys, and the checks on both.
+"""The checks on the plugin's option values, one parse function per ``--tcg-*`` flag.
 
-Each ``--tcg-*`` flag has a parse function used as argparse ``type=``; it raises
-``pytest.UsageError`` so a bad value stops pytest with one line naming the flag. An ini
-value goes through the same function, so both spellings accept the same things.
+Each is the flag's argparse ``type=`` (``_options``); it raises ``pytest.UsageError`` so
+a bad value stops pytest with one line naming the flag. An ini value goes through the
+same function, so both spellings accept the same things.
 """
 
 from __future__ import annotations
@@ -10,18 +10,13 @@ from __future__ import annotations
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 import hashlib
-import os
-import random
 import shutil
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-__all__ = ["EXECUTORS", "FORMATS", "Settings", "parse_executor", "parse_formats",
-           "parse_workers", "parse_dir", "default_formats", "GRAPHVIZ_HINT", "parse_shuffle",
-           "parse_flag", "test_seed", "RANDOM"]
+__all__ = ["EXECUTORS", "FORMATS", "GRAPHVIZ_HINT", "RANDOM", "default_formats",
+           "parse_cache_dir", "parse_dir", "parse_executor", "parse_fail_under", "parse_flag",
+           "parse_formats", "parse_packages", "parse_shuffle", "parse_workers", "test_seed"]
 
 #: ``--tcg-shuffle`` without a seed: one is chosen at random (and printed).
 RANDOM = "random"
@@ -73,6 +68,43 @@ def parse_dir(value: str) -> str:
     return value
 
 
+def parse_cache_dir(value: str) -> str:
+    """``--tcg-cache-dir``: a folder."""
+    if not value.strip():
+        raise pytest.UsageError("--tcg-cache-dir: expected a folder name")
+    return value
+
+
+def parse_packages(value: str) -> list[str]:
+    """``--tcg-coverage``: comma-separated importable package names.
+
+    >>> parse_packages("shop, shop.extra")
+    ['shop', 'shop.extra']
+    """
+    names = [part.strip() for part in value.split(",") if part.strip()]
+    bad = [n for n in names if not all(p.isidentifier() for p in n.split("."))]
+    if not names or bad:
+        raise pytest.UsageError(f"--tcg-coverage takes importable package names separated by "
+                                f"commas, e.g. shop,shop_extra; got {value!r}")
+    return names
+
+
+def parse_fail_under(value: str) -> float:
+    """``--tcg-coverage-fail-under``: a percentage from 0 to 100.
+
+    >>> parse_fail_under("87.5")
+    87.5
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 100.0:
+        raise pytest.UsageError(f"--tcg-coverage-fail-under takes a percentage from 0 to 100, "
+                                f"got {value!r}")
+    return number
+
+
 def parse_shuffle(value: str) -> int | str:
     """``--tcg-shuffle[=SEED]``: a whole number >= 0, or ``random``."""
     text = value.strip().lower()
@@ -112,83 +144,8 @@ def test_seed(base: int, nodeid: str) -> int:
 test_seed.__test__ = False  # type: ignore[attr-defined]  # not a test, despite its name
 
 
-def _shuffle_seed(config: pytest.Config) -> int | None:
-    chosen = _pick(config, "tcg_shuffle", parse_shuffle)
-    if chosen != RANDOM:
-        return chosen  # type: ignore[no-any-return]
-    shared = getattr(config, "workerinput", {}).get("tcg_shuffle")
-    # An xdist worker takes the controller's seed, so the header's seed replays every test.
-    return int(shared) if shared is not None else random.randrange(10**6)
-
-
 def default_formats() -> tuple[tuple[str, ...], str | None]:
     """svg when Graphviz's ``dot`` is on PATH, else dot and mmd plus a hint to print."""
     if shutil.which("dot"):
         return ("svg",), None
     return ("dot", "mmd"), GRAPHVIZ_HINT
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the flags and ini keys asked for, after checking."""
-
-    graph_out: Path | None
-    formats: tuple[str, ...]
-    format_note: str | None
-    executor: str | None
-    workers: int | None
-    snapshot_update: bool
-    #: --tcg-shuffle: the seed every test's ShuffledExecutor seed derives from, or None
-    shuffle: int | None = None
-    #: --tcg-check-mutation: the fixtures' resolves check that bodies leave inputs alone
-    check_mutation: bool = False
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> Settings:
-        out = _pick(config, "tcg_graph_out", parse_dir)
-        formats = _pick(config, "tcg_graph_format", parse_formats)
-        note = None
-        if formats is None:
-            formats, note = default_formats()
-        graph_out = None
-        if out is not None:
-            graph_out = _anchor(config, out, from_ini=config.getoption("tcg_graph_out") is None)
-        return cls(graph_out=graph_out, formats=formats, format_note=note,
-                   executor=_pick(config, "tcg_executor", parse_executor),
-                   workers=_pick(config, "tcg_workers", parse_workers),
-                   snapshot_update=bool(config.getoption("tcg_snapshot_update")),
-                   shuffle=_shuffle_seed(config),
-                   check_mutation=bool(config.getoption("tcg_check_mutation")) or _ini_flag(
-                       config, "tcg_check_mutation"))
-
-
-def _pick(config: pytest.Config, name: str, parse: Any) -> Any:
-    """The flag's value, else the ini key's (checked by the same function), else None."""
-    value = config.getoption(name)
-    if value is not None:
-        return value
-    raw = config.getini(name)
-    if not raw or not str(raw).strip():
-        return None
-    try:
-        return parse(str(raw))
-    except pytest.UsageError as exc:
-        raise pytest.UsageError(f"ini key {name} = {raw!r}: {exc}") from None
-
-
-def _ini_flag(config: pytest.Config, name: str) -> bool:
-    raw = str(config.getini(name))
-    try:
-        return parse_flag(raw)
-    except pytest.UsageError as exc:
-        raise pytest.UsageError(f"ini key {name} = {raw!r}: {exc}") from None
-
-
-def _anchor(config: pytest.Config, out: str, *, from_ini: bool) -> Path:
-    # A flag is relative to where pytest was started, an ini value to the ini file.
-    path = Path(os.path.expanduser(out))
-    if path.is_absolute():
-        return path
-    if from_ini and config.inipath is not None:
-        return config.inipath.parent / path
-    return Path(config.invocation_params.dir) / path

@@ -5,8 +5,9 @@ Each test runs inside a ``tcg_core`` callback (``with callback:`` reaches every 
 in the test, nested ones too) that notes, per node function, how its calls ended. The
 node functions the named packages define are found by importing the packages once the
 tests have run (in the xdist controller, which collects no tests itself).
-Under pytest-xdist each worker sends its ledger to the controller, which merges them
-(``Ledger.merge``) and reports once, as a plain run would.
+Under pytest-xdist each worker sends its ledger to the controller (through the session's
+bridge, ``_session.TcgSession``), which merges them (``Ledger.merge``) and reports once,
+as a plain run would.
 """
 
 from __future__ import annotations
@@ -24,32 +25,9 @@ from ._coverage import Ledger, Universe, discover, document, key_of, percent, su
 from ._naming import write_atomically
 from ._reports import shown_path
 
-__all__ = ["CoverageSession", "parse_fail_under", "parse_packages"]
+__all__ = ["CoverageSession"]
 
-_WORKEROUTPUT_KEY = "tcg_coverage"
 JSON_NAME = "tcg-coverage.json"
-
-
-def parse_packages(value: str) -> list[str]:
-    """``--tcg-coverage``'s value: comma-separated importable package names."""
-    names = [part.strip() for part in value.split(",") if part.strip()]
-    bad = [n for n in names if not all(p.isidentifier() for p in n.split("."))]
-    if not names or bad:
-        raise pytest.UsageError(f"--tcg-coverage takes importable package names separated by "
-                         f"commas, e.g. shop,shop_extra; got {value!r}")
-    return names
-
-
-def parse_fail_under(value: str) -> float:
-    """``--tcg-coverage-fail-under``'s value: a percentage from 0 to 100."""
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0.0 <= number <= 100.0:
-        raise pytest.UsageError(f"--tcg-coverage-fail-under takes a percentage from 0 to 100, "
-                         f"got {value!r}")
-    return number
 
 
 class CoverageSession:
@@ -102,17 +80,9 @@ class CoverageSession:
                 self.ledger.function(key).failure_tested = True
         return report
 
-    def merge_worker(self, node: Any) -> None:
-        """A worker's ledger, merged (called by the xdist controller's hook)."""
-        data = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY)
-        if data is not None:
-            self.ledger.merge(data)
-
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_sessionfinish"""
-        workeroutput = getattr(self._config, "workeroutput", None)
-        if workeroutput is not None:
-            workeroutput[_WORKEROUTPUT_KEY] = self.ledger.to_dict()
+        if self._is_worker():  # its ledger goes to the controller (the session's bridge)
             return
         self._discover()
         self._write()
@@ -159,16 +129,6 @@ class CoverageSession:
                 terminalreporter.write_line(
                     f"Required tcg pipeline coverage of {self.fail_under:g}% reached. "
                     f"Total pipeline coverage: {total:.2f}%", green=True)
-
-
-class CoverageXdist:
-    """The controller's hook that hears each worker's ledger (only with pytest-xdist)."""
-
-    def __init__(self, coverage: CoverageSession) -> None:
-        self._coverage = coverage
-
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        self._coverage.merge_worker(node)
 
 
 def _recorder(ledger: Ledger, test: str, failed_here: set[str]) -> Any:

@@ -19,7 +19,6 @@ from tcg_core import Future, Graph, GraphModel, is_future, resolve
 from ._executor import ExecutorChoice, choose_executor, create_executor
 from ._graphs import GraphLike, as_model, futures_of
 from ._naming import file_name_part, names_stem
-from ._reports import item_state
 from ._snapshot import (
     difference,
     dump,
@@ -29,7 +28,7 @@ from ._snapshot import (
     structure_of,
     write_atomically,
 )
-from ._state import CURRENT, SETTINGS
+from ._state import item_state, state_of
 from ._stats import Stats
 
 __all__ = ["TcgGraph", "TcgResolve", "TcgSessionResolve", "TcgSnapshot"]
@@ -130,12 +129,12 @@ class TcgSessionResolve(TcgResolve):
 
     def __init__(self, config: pytest.Config) -> None:
         super().__init__(None, lambda: None,
-                         check_mutation=config.stash[SETTINGS].check_mutation)
+                         check_mutation=state_of(config).settings.check_mutation)
         self._config = config
         self._pools: dict[tuple[Any, int | None], tuple[Any, Callable[[], None] | None]] = {}
 
     def _test(self) -> pytest.Item | None:
-        return self._config.stash.get(CURRENT, None)
+        return state_of(self._config).current
 
     def __repr__(self) -> str:
         return "tcg_session_resolve"
@@ -144,7 +143,7 @@ class TcgSessionResolve(TcgResolve):
     def executor(self) -> Any:
         """The executor the running test asked for, made once per session."""
         item = self._test()
-        settings = self._config.stash[SETTINGS]
+        settings = state_of(self._config).settings
         if settings.shuffle is not None and item is not None:  # as tcg_executor does
             from tcg_core import ShuffledExecutor
 

@@ -11,8 +11,7 @@ import pytest
 
 from ._config import test_seed
 from ._executor import choose_executor, create_executor
-from ._reports import ensure_reports, item_state
-from ._state import SETTINGS, STATS
+from ._state import item_state, state_of
 
 if TYPE_CHECKING:
 
@@ -36,7 +35,7 @@ def tcg_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
     or a Dask client), shut down after the test.
     With ``--tcg-shuffle`` it is a ``tcg_core.ShuffledExecutor`` seeded for this test.
     """
-    settings = request.config.stash[SETTINGS]
+    settings = state_of(request.config).settings
     if settings.shuffle is not None:  # --tcg-shuffle: every test in a random valid order
         from tcg_core import ShuffledExecutor
 
@@ -66,7 +65,7 @@ def tcg_graph(request: pytest.FixtureRequest) -> Iterator[TcgGraph]:
     from ._fixture_objects import TcgGraph
 
     graph = TcgGraph(_test_executor(request),
-                           check_mutation=request.config.stash[SETTINGS].check_mutation)
+                           check_mutation=state_of(request.config).settings.check_mutation)
     item_state(request.node).add(graph)
     with graph:
         yield graph
@@ -83,7 +82,7 @@ def tcg_resolve(request: pytest.FixtureRequest) -> TcgResolve:
 
     item_state(request.node)  # registers the per-test hooks before the body runs
     return TcgResolve(request.node, _test_executor(request),
-                    check_mutation=request.config.stash[SETTINGS].check_mutation)
+                    check_mutation=state_of(request.config).settings.check_mutation)
 
 
 @pytest.fixture(scope="session")
@@ -94,7 +93,7 @@ def tcg_session_resolve(request: pytest.FixtureRequest) -> Iterator[TcgSessionRe
     example (the last run: the minimal failing one when the test fails)."""
     from ._fixture_objects import TcgSessionResolve
 
-    ensure_reports(request.config)
+    state_of(request.config).use_reports()
     resolver = TcgSessionResolve(request.config)
     try:
         yield resolver
@@ -113,8 +112,8 @@ def tcg_regression(request: pytest.FixtureRequest) -> TcgRegression:
 
     config = request.config
     item_state(request.node)
-    return TcgRegression(request.node, config.stash[SETTINGS].snapshot_update,
-                         config.stash[STATS], _test_executor(request))
+    return TcgRegression(request.node, state_of(config).settings.snapshot_update,
+                         state_of(config).stats, _test_executor(request))
 
 
 # -- tcg_snapshot ---------------------------------------------------------------------------
@@ -130,4 +129,5 @@ def tcg_snapshot(request: pytest.FixtureRequest) -> TcgSnapshot:
 
     config = request.config
     item_state(request.node)
-    return TcgSnapshot(request.node, config.stash[SETTINGS].snapshot_update, config.stash[STATS])
+    state = state_of(config)
+    return TcgSnapshot(request.node, state.settings.snapshot_update, state.stats)

@@ -19,75 +19,24 @@ import os
 import shutil
 import tempfile
 from collections.abc import Generator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ._config import parse_flag
+from ._options import PROGRESS_DELAY
+from ._settings import Settings
 
-__all__ = ["SESSION_CACHE_ENV", "add_options", "configure"]
+__all__ = ["SESSION_CACHE_ENV", "configure"]
 
 #: Tells xdist workers which temporary folder their controller made for the session.
 SESSION_CACHE_ENV = "PYTEST_TCG_SESSION_CACHE"
-#: A resolve shorter than this (seconds) draws no bar: only long ones are worth it.
-PROGRESS_DELAY = 0.5
 
 
-def _parse_cache_dir(value: str) -> str:
-    if not value.strip():
-        raise pytest.UsageError("--tcg-cache-dir: expected a folder name")
-    return value
-
-
-def add_options(parser: pytest.Parser, group: Any) -> None:
-    """The options of this module, in the plugin's ``tcg`` group, and their ini twins."""
-    group.addoption(
-        "--tcg-progress", dest="tcg_progress", action="store_true", default=False,
-        help="Show a live progress bar for resolves inside tests that run longer than "
-             f"{PROGRESS_DELAY}s (needs -s: never while output is captured) "
-             "(ini: tcg_progress).")
-    group.addoption(
-        "--tcg-cache-dir", dest="tcg_cache_dir", metavar="DIR", type=_parse_cache_dir,
-        default=None,
-        help="Keep tcg's result cache (@node(cache=True)) in DIR across sessions; by "
-             "default each session uses a temporary cache of its own (ini: tcg_cache_dir, "
-             "relative to the ini file).")
-    parser.addini("tcg_progress", "true to turn on --tcg-progress.", default="")
-    parser.addini("tcg_cache_dir", "Folder for --tcg-cache-dir (relative to the ini file).",
-                  default="")
-
-
-def _cache_dir(config: pytest.Config) -> str | None:
-    """--tcg-cache-dir (relative to where pytest started), else tcg_cache_dir (relative to
-    the ini file), else None."""
-    chosen = config.getoption("tcg_cache_dir")
-    if chosen is not None:
-        return os.path.abspath(str(chosen))
-    raw = str(config.getini("tcg_cache_dir")).strip()
-    if not raw:
-        return None
-    base = config.inipath.parent if config.inipath is not None else Path.cwd()
-    return str((base / os.path.expanduser(raw)).resolve())
-
-
-def _progress_wanted(config: pytest.Config) -> bool:
-    if config.getoption("tcg_progress"):
-        return True
-    raw = str(config.getini("tcg_progress"))
-    try:
-        return parse_flag(raw)
-    except pytest.UsageError as exc:
-        raise pytest.UsageError(f"ini key tcg_progress = {raw!r}: {exc}") from None
-
-
-def configure(config: pytest.Config) -> None:
+def configure(config: pytest.Config, settings: Settings) -> None:
     """Point the result cache at this session's folder; register the progress hook."""
     previous = os.environ.get("TCG_CACHE_DIR")
-    chosen = _cache_dir(config)
     made: str | None = None
-    if chosen is not None:
-        folder = chosen
+    if settings.cache_dir is not None:
+        folder = str(settings.cache_dir.resolve())
     elif hasattr(config, "workerinput") and os.environ.get(SESSION_CACHE_ENV):
         folder = os.environ[SESSION_CACHE_ENV]
     else:
@@ -107,7 +56,7 @@ def configure(config: pytest.Config) -> None:
             shutil.rmtree(made, ignore_errors=True)
 
     config.add_cleanup(restore)
-    if (_progress_wanted(config) and config.getoption("capture", "fd") == "no"
+    if (settings.progress and config.getoption("capture", "fd") == "no"
             and not hasattr(config, "workerinput")):
         config.pluginmanager.register(_Progress(), "tcg-progress")
 

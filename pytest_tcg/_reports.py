@@ -26,29 +26,9 @@ from typing import Any
 
 import pytest
 
-from ._state import CURRENT, STATS, TEST, WRITER, ItemState
+from ._state import TEST, ItemState, item_state, state_of
 
-__all__ = ["TestReports", "ensure_reports", "item_state", "shown_path"]
-
-_REPORTS = "tcg-reports"
-
-
-def item_state(item: pytest.Item) -> ItemState:
-    """The test's state, created on first use."""
-    state = item.stash.get(TEST, None)
-    if state is None:
-        state = item.stash[TEST] = ItemState()
-        ensure_reports(item.config)
-    return state
-
-
-def ensure_reports(config: pytest.Config) -> None:
-    """Register the per-test hooks (failure sections, speedup verdicts, Hypothesis
-    examples) the first time a test uses the plugin: a session that never does pays
-    nothing per test."""
-    manager = config.pluginmanager
-    if manager.get_plugin(_REPORTS) is None:
-        manager.register(TestReports(config), _REPORTS)
+__all__ = ["TestReports", "shown_path"]
 
 #: Formats a failing test always gets, for its forensics (the trace shows the timeline).
 _FAILURE_EXTRA = ("json", "trace")
@@ -63,13 +43,13 @@ class TestReports:
 
     def __init__(self, config: pytest.Config) -> None:
         self._config = config
+        self._state = state_of(config)  #: the session's state
         #: Failing speedup reports heard during the current test, by identity.
         self._failing: list[Any] = []
-        config.stash[CURRENT] = None
 
     def heard(self, report: Any) -> None:
         """A speedup check ran (called by the plugin's listener)."""
-        item = self._config.stash.get(CURRENT, None)
+        item = self._state.current
         if item is not None:
             item_state(item).speedups.append(report)
         if not report.passed:
@@ -78,27 +58,27 @@ class TestReports:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:
         """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_runtest_call"""
-        self._config.stash[CURRENT] = item
+        self._state.current = item
         restore = _one_example_at_a_time(item)
         try:
             return (yield)
         finally:
             restore()
-            self._config.stash[CURRENT] = None
+            self._state.current = None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
                                   ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """https://docs.pytest.org/en/stable/reference/reference.html#pytest.hookspec.pytest_runtest_makereport"""
         report = yield
-        stats = self._config.stash[STATS]
+        stats = self._state.stats
         if report.failed and call.excinfo is not None:
             stats.speedup_failures += self._escaped(call.excinfo.value)
             hint = _hypothesis_hint(item, call.excinfo.value)
             if hint is not None:
                 report.sections.append(("tcg: with Hypothesis", hint))
         state = item.stash.get(TEST, None)
-        if state is not None or self._config.stash[WRITER] is not None:
+        if state is not None or self._state.writer is not None:
             try:
                 self._report(item, report, state or item_state(item))
             except Exception as exc:  # the plugin must never break a test's report
@@ -127,7 +107,7 @@ class TestReports:
         state.outcome = _worse(state.outcome, _outcome(report))
         if state.reason is None:
             state.reason = _reason(report)
-        writer = self._config.stash[WRITER]
+        writer = self._state.writer
         last_chance = report.when == "teardown" and state.saved is None
         if writer is not None and (report.when == "call" or last_chance):
             self._save(item, report, state)
@@ -141,7 +121,7 @@ class TestReports:
                          for fmt, path in (state.saved or {}).items()}
                 report.sections.append(("tcg: the graph of this test", describe(model, files)))
         if report.when == "teardown" and writer is not None:
-            self._config.stash[STATS].rows.append(_row(item, state, writer.directory))
+            self._state.stats.rows.append(_row(item, state, writer.directory))
         if report.when == "teardown":
             # The test is over and its report written: its graphs (their futures, and the
             # values these keep alive) die with it, so a later test never meets them,
@@ -149,9 +129,9 @@ class TestReports:
             state.sources.clear()
 
     def _save(self, item: pytest.Item, report: pytest.TestReport, state: ItemState) -> None:
-        writer = self._config.stash[WRITER]
+        writer = self._state.writer
         assert writer is not None
-        stats = self._config.stash[STATS]
+        stats = self._state.stats
         state.saved = {}
         model = state.model()
         if model is None:
@@ -207,7 +187,7 @@ def _one_example_at_a_time(item: pytest.Item) -> Callable[[], None]:
     inner = getattr(handle, "inner_test", None)
     if handle is None or inner is None:
         return lambda: None
-    recording = item.config.stash[WRITER] is not None and "tcg_graph" not in getattr(
+    recording = state_of(item.config).writer is not None and "tcg_graph" not in getattr(
         item, "fixturenames", ())
 
     def example(*args: Any, **kwargs: Any) -> Any:

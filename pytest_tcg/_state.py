@@ -1,16 +1,19 @@
-"""Where the plugin keeps its state: ``config.stash`` per session, ``item.stash`` per test."""
+"""Where the plugin keeps its state: one ``SessionState`` per session (in
+``config.stash``, owned by ``_session.TcgSession``), one ``ItemState`` per test (in
+``item.stash``). The parts below the session read and write it through ``state_of``."""
 
 from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._config import Settings
+from ._settings import Settings
 from ._stats import Stats
 
 if TYPE_CHECKING:  # imported when used: loading the plugin must not import tcg_core
@@ -18,7 +21,23 @@ if TYPE_CHECKING:  # imported when used: loading the plugin must not import tcg_
 
     from ._output import GraphWriter
 
-__all__ = ["SETTINGS", "STATS", "WRITER", "TEST", "CURRENT", "ItemState"]
+__all__ = ["SESSION", "TEST", "ItemState", "SessionState", "item_state", "state_of"]
+
+
+@dataclass
+class SessionState:
+    """What the whole session shares: its settings, its counters, where diagrams go, the
+    test running now."""
+
+    settings: Settings  #: the options, checked at configure
+    stats: Stats  #: the counters of the summary (merged from xdist workers)
+    #: writes each test's diagram files (--tcg-graph-out), or None
+    writer: GraphWriter | None = None
+    #: the test whose body is running now (known once the per-test hooks are registered)
+    current: pytest.Item | None = None
+    #: registers the per-test hooks, the first time a test uses the plugin
+    #: (``TcgSession.use_reports``: the one place that registers them)
+    use_reports: Callable[[], None] = lambda: None
 
 
 @dataclass
@@ -56,9 +75,19 @@ class ItemState:
         return model if model.nodes else None
 
 
-SETTINGS = pytest.StashKey[Settings]()
-STATS = pytest.StashKey[Stats]()
-WRITER: pytest.StashKey[GraphWriter | None] = pytest.StashKey()
+SESSION = pytest.StashKey[SessionState]()
 TEST = pytest.StashKey[ItemState]()
-#: The test whose body is running now (set only once the per-test hooks are registered).
-CURRENT: pytest.StashKey[pytest.Item | None] = pytest.StashKey()
+
+
+def state_of(config: pytest.Config) -> SessionState:
+    """The session's state (``pytest_configure`` made it)."""
+    return config.stash[SESSION]
+
+
+def item_state(item: pytest.Item) -> ItemState:
+    """The test's state, created on first use (which registers the per-test hooks)."""
+    state = item.stash.get(TEST, None)
+    if state is None:
+        state = item.stash[TEST] = ItemState()
+        state_of(item.config).use_reports()
+    return state

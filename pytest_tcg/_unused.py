@@ -13,8 +13,9 @@ Anything less proves nothing, so the audit is cautious:
 * a session that stopped early (``-x``, ``--maxfail``, Ctrl-C) or had collection errors
   audits nothing.
 
-Under pytest-xdist each worker sends its collection through ``workeroutput`` (the files
-it used go in its ``Stats``); the controller, which sees every test's reports, decides.
+Under pytest-xdist each worker sends its collection to the controller (``worker_data``,
+through the session's bridge; the files it used go in its ``Stats``); the controller,
+which sees every test's reports, decides.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from ._stats import Stats
 
 __all__ = ["SnapshotAudit"]
 
-_WORKEROUTPUT_KEY = "tcg_snapshot_collection"
 SNAPSHOT_DIR = "__tcg_snapshots__"
 
 
@@ -98,12 +98,14 @@ class SnapshotAudit:
         if report.when == "teardown":
             self._finished.add(report.nodeid)
 
-    # -- xdist ---------------------------------------------------------------------------------
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        data = getattr(node, "workeroutput", {}).get(_WORKEROUTPUT_KEY)
-        if not data:
-            return
+    # -- xdist (through ``_session.TcgSession``, the one bridge) ------------------------------
+    def worker_data(self) -> dict[str, Any]:
+        """A worker's collection, as plain data for the controller."""
+        return {"modules": {m: sorted(ids) for m, ids in self._modules.items()},
+                "partial": sorted(self._partial), "failed": self._collection_failed}
+
+    def merge_worker_data(self, data: dict[str, Any]) -> None:
+        """Controller: a worker's ``worker_data``, merged."""
         for module, ids in data["modules"].items():
             self._modules.setdefault(module, set()).update(ids)
         self._partial.update(data["partial"])
@@ -112,11 +114,7 @@ class SnapshotAudit:
     # -- the decision --------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)  # after the plugin merged the workers' used files
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        workeroutput = getattr(self._config, "workeroutput", None)
-        if workeroutput is not None:  # a worker: the controller decides
-            workeroutput[_WORKEROUTPUT_KEY] = {
-                "modules": {m: sorted(ids) for m, ids in self._modules.items()},
-                "partial": sorted(self._partial), "failed": self._collection_failed}
+        if hasattr(self._config, "workeroutput"):  # a worker: the controller decides
             return
         stopped = session.shouldstop or session.shouldfail or exitstatus in (
             pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR,

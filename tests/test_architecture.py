@@ -104,14 +104,14 @@ def test_the_schedulers_modules_import_only_the_ones_below_them(path: Path) -> N
 # The plugin's modules, lowest first: each may import only the ones before it (lazily
 # too). Pure helpers at the bottom, the per-test state and reports in the middle, the
 # fixtures above them, the hooks (plugin) and the public package on top.
-PLUGIN_LAYERS = ["_text", "_outcomes", "_config", "_naming", "_graphs", "_stats",
-                 "_dagnodes", "_forensics", "_mock", "_html", "_longruns", "_executor",
-                 "_output", "_state", "_reports",
+PLUGIN_LAYERS = ["_text", "_outcomes", "_config", "_options", "_settings", "_naming",
+                 "_graphs", "_stats", "_dagnodes", "_forensics", "_mock", "_html",
+                 "_longruns", "_executor", "_output", "_state", "_reports",
                  "_snapshot", "_regression", "_timing", "_nesting", "_order", "_parallel",
                  "_shape",
                  "_assertions", "_fixture_objects", "_regression_fixture", "_fixtures",
                  "_unused", "_coverage",
-                 "_coverage_html", "_coverage_plugin", "plugin",
+                 "_coverage_html", "_coverage_plugin", "_session", "plugin",
                  "strategies", "__init__"]
 
 
@@ -176,6 +176,17 @@ def test_loading_the_plugin_imports_neither_the_engine_nor_the_checks() -> None:
     assert out.stdout.strip() == "[]", out.stdout
 
 
+def test_the_plugin_module_is_hooks_that_each_call_the_session() -> None:
+    tree = ast.parse((PLUGIN / "plugin.py").read_text(encoding="utf-8"))
+    functions = [stmt for stmt in tree.body if isinstance(stmt, ast.FunctionDef)]
+    assert functions and all(f.name.startswith("pytest_") for f in functions)
+    assert not [stmt.name for stmt in tree.body if isinstance(stmt, ast.ClassDef)]
+    for function in functions:
+        body = [s for s in function.body
+                if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        assert len(body) <= 3, f"{function.name} does more than hand over to the session"
+
+
 def test_a_session_that_uses_no_fixture_loads_no_engine_code(pytester: pytest.Pytester) -> None:
     """Not only loading the plugin: a whole one-test session, its end-of-session hooks
     included (the snapshot audit, the summary), must not import the engine or what the
@@ -186,9 +197,8 @@ WATCH = ("unittest.mock", "asyncio", "ssl")
 def pytest_unconfigure(config):
     loaded = sorted(m for m in sys.modules if m in WATCH or m.split(".")[0] == "tcg_core")
     print("LOADED AT THE END:", loaded)
-    # tcg-xdist's hooks run once per xdist worker, not per test
     per_test = [name for name, plugin in config.pluginmanager.list_name_plugin()
-                if name and name.startswith("tcg-") and name != "tcg-xdist"]
+                if name and name.startswith("tcg-")]
     print("TCG PER-TEST PLUGINS:", per_test)
 ''')
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")

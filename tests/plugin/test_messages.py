@@ -45,7 +45,7 @@ def test_a_misspelt_ini_key_gets_a_did_you_mean(project: pytest.Pytester,
 
 def test_every_ini_key_the_plugin_reads_is_known_to_the_check(project: pytest.Pytester
                                                               ) -> None:
-    from pytest_tcg.plugin import INI_KEYS
+    from pytest_tcg._options import INI_KEYS
 
     config = project.parseconfig()
     registered = sorted(k for k in config._parser._inidict if k.startswith("tcg"))
