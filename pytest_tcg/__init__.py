@@ -31,10 +31,10 @@ if TYPE_CHECKING:
         assert_ran_in_parallel,
         assert_simulated_speedup,
     )
-    from ._fixture_objects import TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot
-    from ._mock import TcgMock
-    from ._regression_fixture import TcgRegression
-    from ._timing import SpeedupReport
+    from ._assertions._timing import SpeedupReport
+    from ._fixtures._mock import TcgMock
+    from ._fixtures._objects import TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot
+    from ._fixtures._regression import TcgRegression
 
 __all__ = [
     "assert_graph_shape", "assert_nested", "assert_ran_in_parallel",
@@ -44,9 +44,9 @@ __all__ = [
 ]
 
 #: The fixtures' types, for annotating tests (``def test_x(tcg_resolve: TcgResolve)``).
-_FIXTURE_TYPES = {"TcgGraph": "_fixture_objects", "TcgResolve": "_fixture_objects",
-                  "TcgSessionResolve": "_fixture_objects", "TcgSnapshot": "_fixture_objects",
-                  "TcgMock": "_mock", "TcgRegression": "_regression_fixture"}
+_FIXTURE_TYPES = {"TcgGraph": "_fixtures._objects", "TcgResolve": "_fixtures._objects",
+                  "TcgSessionResolve": "_fixtures._objects", "TcgSnapshot": "_fixtures._objects",
+                  "TcgMock": "_fixtures._mock", "TcgRegression": "_fixtures._regression"}
 
 
 __version__: str  # read from the installed distribution (pyproject.toml holds the number)
@@ -64,7 +64,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(f"{__name__}.{_FIXTURE_TYPES[name]}"), name)
     if name == "SpeedupReport":
-        from ._timing import SpeedupReport
+        from ._assertions._timing import SpeedupReport
 
         return SpeedupReport
     if name in __all__:

@@ -6,12 +6,12 @@ It reads the options once, owns the session's state (``_state.SessionState``), a
 one place that registers the plugin's other hook objects, each only when something needs
 it, so that a session that never uses the plugin pays nothing per test:
 
-- the per-test reports (``_reports.TestReports``), the first time a test uses a fixture,
+- the per-test reports (``_report._hooks.TestReports``), the first time a test uses a fixture,
   a speedup check or ``--tcg-graph-out``;
 - the recorder of each test's graph (``_GraphRecorder``), with ``--tcg-graph-out``;
 - the replay line of a shuffled test (``_ShuffleSeeds``), with ``--tcg-shuffle``;
-- the unused-snapshot audit (``_unused.SnapshotAudit``) and pipeline coverage
-  (``_coverage_plugin.CoverageSession``, with ``--tcg-coverage``).
+- the unused-snapshot audit (``_snapshots._unused.SnapshotAudit``) and pipeline coverage
+  (``_coverage._hooks.CoverageSession``, with ``--tcg-coverage``).
 
 Under pytest-xdist it is also the one bridge: a worker hands everything the controller
 needs (counters, the snapshot collection, the coverage ledger) through one
@@ -29,13 +29,13 @@ from typing import Any
 import pytest
 
 from ._config import test_seed
-from ._executor import describe_executor
+from ._fixtures._executor import describe_executor
 from ._longruns import configure as configure_long_runs
-from ._reports import TestReports, shown_path
+from ._report._hooks import TestReports, shown_path
 from ._settings import Settings
+from ._snapshots._unused import SnapshotAudit
 from ._state import SESSION, SessionState, item_state
 from ._stats import Stats, listen
-from ._unused import SnapshotAudit
 
 __all__ = ["TcgSession", "session_of"]
 
@@ -78,7 +78,7 @@ class TcgSession:
         if settings.shuffle is not None:
             manager.register(_ShuffleSeeds(settings.shuffle), "tcg-shuffle-seeds")
         if settings.coverage is not None:
-            from ._coverage_plugin import CoverageSession
+            from ._coverage._hooks import CoverageSession
 
             session.coverage = CoverageSession(config, settings.coverage,
                                                settings.coverage_fail_under,
@@ -89,7 +89,7 @@ class TcgSession:
     def start_graph_output(self, folder: Path) -> None:
         """``--tcg-graph-out``: a writer for the diagrams, and the hooks that record each
         test's graph (or the one line saying why no file will be written)."""
-        from ._output import GraphWriter
+        from ._report._output import GraphWriter
 
         writer = GraphWriter(folder, self.state.settings.formats)
         problem = writer.prepare()
@@ -143,7 +143,7 @@ class TcgSession:
         writer, stats = self.state.writer, self.state.stats
         if writer is None:
             return
-        from ._html import write_report
+        from ._report._html import write_report
 
         try:
             path = write_report(writer.directory, stats.rows, session.testscollected)
@@ -198,7 +198,7 @@ def _shown(config: pytest.Config, path: Path) -> str:
 
 class _GraphRecorder:
     """Records what a test body builds, registered only with --tcg-graph-out: a run
-    without it pays nothing per test. ``_reports`` saves the diagram."""
+    without it pays nothing per test. ``_report._hooks`` saves the diagram."""
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, object, object]:

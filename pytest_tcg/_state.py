@@ -19,7 +19,7 @@ from ._stats import Stats
 if TYPE_CHECKING:  # imported when used: loading the plugin must not import tcg_core
     from tcg_core import GraphModel
 
-    from ._output import GraphWriter
+    from ._report._output import GraphWriter
 
 __all__ = ["SESSION", "TEST", "ItemState", "SessionState", "item_state", "state_of"]
 

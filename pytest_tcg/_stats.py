@@ -35,11 +35,11 @@ class Stats:
     snapshots_written: int = 0
     snapshots_failed: int = 0
     snapshots_passed: int = 0
-    #: One row per test for the HTML report (``--tcg-graph-out``); see ``_reports``.
+    #: One row per test for the HTML report (``--tcg-graph-out``); see ``_report._hooks``.
     rows: list[dict[str, Any]] = field(default_factory=list)
     #: Snapshot files the tests compared or wrote, for the unused-snapshot audit.
     snapshot_used: list[str] = field(default_factory=list)
-    #: Snapshot files no test used, found by the controller (``_unused``), and whether
+    #: Snapshot files no test used, found by the controller (``_snapshots._unused``), and whether
     #: --tcg-snapshot-update removed them.
     snapshot_unused: list[str] = field(default_factory=list)
     snapshot_unused_removed: bool = False
@@ -132,7 +132,7 @@ def _median(values: list[float]) -> float:
 
 
 # -- speedup checks tell the plugin -------------------------------------------------------
-# The sink lives here, not beside the checks (``_timing``), so the plugin can listen
+# The sink lives here, not beside the checks (``_assertions._timing``), so the plugin can listen
 # without importing them: a session that runs no check should not pay for them. A
 # context variable, not a process-wide list: a pytest session run inside a test (pytester)
 # has its own, and the outer one's is back when it ends.

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from ._executor import MARKER_HELP
 from ._fixtures import (
     tcg_executor,
     tcg_graph,
@@ -21,7 +20,8 @@ from ._fixtures import (
     tcg_session_resolve,
     tcg_snapshot,
 )
-from ._mock import tcg_mock
+from ._fixtures._executor import MARKER_HELP
+from ._fixtures._mock import tcg_mock
 from ._options import add_options, check_flag_spelling, check_ini_keys
 from ._session import TcgSession, session_of
 

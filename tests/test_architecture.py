@@ -102,46 +102,63 @@ def test_the_schedulers_modules_import_only_the_ones_below_them(path: Path) -> N
 
 
 # The plugin's modules, lowest first: each may import only the ones before it (lazily
-# too). Pure helpers at the bottom, the per-test state and reports in the middle, the
-# fixtures above them, the hooks (plugin) and the public package on top.
+# too). Pure helpers at the bottom, the session's state and the report writers in the
+# middle, the feature folders (assertions, snapshots, fixtures, coverage) above them, the
+# session, the hooks (plugin) and the public package on top. A folder's package module
+# is named by the folder.
 PLUGIN_LAYERS = ["_text", "_outcomes", "_config", "_options", "_settings", "_naming",
-                 "_graphs", "_stats", "_dagnodes", "_forensics", "_mock", "_html",
-                 "_longruns", "_executor", "_output", "_state", "_reports",
-                 "_snapshot", "_regression", "_timing", "_nesting", "_order", "_parallel",
-                 "_shape",
-                 "_assertions", "_fixture_objects", "_regression_fixture", "_fixtures",
-                 "_unused", "_coverage",
-                 "_coverage_html", "_coverage_plugin", "_session", "plugin",
-                 "strategies", "__init__"]
+                 "_graphs", "_stats", "_dagnodes",
+                 "_report", "_report._forensics", "_report._html", "_longruns",
+                 "_fixtures._executor", "_report._output", "_state", "_report._hooks",
+                 "_snapshots", "_snapshots._snapshot", "_snapshots._regression",
+                 "_assertions._timing", "_assertions._nesting", "_assertions._order",
+                 "_assertions._parallel", "_assertions._shape", "_assertions",
+                 "_fixtures._mock", "_fixtures._objects", "_fixtures._regression",
+                 "_fixtures", "_snapshots._unused",
+                 "_coverage", "_coverage._ledger", "_coverage._html", "_coverage._hooks",
+                 "_session", "plugin", "strategies", "__init__"]
+PLUGIN_FILES = sorted(PLUGIN.rglob("*.py"))
+
+
+def _plugin_module(path: Path) -> str:
+    """``_report/_hooks.py`` → ``_report._hooks``; a folder's ``__init__`` → the folder."""
+    parts = list(path.relative_to(PLUGIN).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
 
 
 def _plugin_targets(path: Path) -> list[str]:
-    """The plugin modules a plugin file imports, lazy imports included."""
+    """The plugin modules a plugin file imports, lazy imports included, as layer names."""
+    module = _plugin_module(path)
+    package = module.split(".") if path.name == "__init__.py" and module != "__init__" \
+        else module.split(".")[:-1]
     found = []
     for item in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(item, ast.ImportFrom) and item.level == 1:
+        if isinstance(item, ast.ImportFrom) and item.level >= 1:
+            base = package[:len(package) - (item.level - 1)]
             if item.module:
-                found.append(item.module.split(".")[0])
+                found.append(".".join([*base, *item.module.split(".")]))
             else:
-                found.extend(alias.name for alias in item.names)
+                found.extend(".".join([*base, alias.name]) for alias in item.names)
         elif isinstance(item, ast.ImportFrom) and item.level == 0 and item.module and \
                 item.module.startswith("pytest_tcg."):
-            found.append(item.module.split(".")[1])
+            found.append(item.module.split(".", 1)[1])
     return found
 
 
 def test_every_plugin_module_has_a_layer() -> None:
-    assert sorted(p.stem for p in PLUGIN.glob("*.py")) == sorted(PLUGIN_LAYERS)
+    assert sorted(_plugin_module(p) for p in PLUGIN_FILES) == sorted(PLUGIN_LAYERS)
 
 
-@pytest.mark.parametrize("path", sorted(PLUGIN.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PLUGIN_FILES, ids=_plugin_module)
 def test_plugin_modules_import_only_the_layers_below_them(path: Path) -> None:
-    mine = PLUGIN_LAYERS.index(path.stem)
+    mine = PLUGIN_LAYERS.index(_plugin_module(path))
     for target in _plugin_targets(path):
-        assert PLUGIN_LAYERS.index(target) < mine, f"{path.name} imports {target}"
+        assert PLUGIN_LAYERS.index(target) < mine, f"{_plugin_module(path)} imports {target}"
 
 
-@pytest.mark.parametrize("path", sorted(PLUGIN.glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", PLUGIN_FILES, ids=_plugin_module)
 def test_the_plugin_uses_tcg_cores_public_names_only(path: Path) -> None:
     for module, level in _imports(path):
         if level == 0 and module.startswith("tcg_core"):
@@ -169,7 +186,8 @@ def test_loading_the_plugin_imports_neither_the_engine_nor_the_checks() -> None:
 
     code = ("import sys, pytest, pytest_tcg.plugin; "
             "print(sorted(m for m in sys.modules if m.startswith('tcg_core') "
-            "or m in ('pytest_tcg._timing', 'pytest_tcg._output', 'pytest_tcg._snapshot', "
+            "or m in ('pytest_tcg._assertions._timing', 'pytest_tcg._report._output', "
+            "'pytest_tcg._snapshots._snapshot', "
             "'statistics', 'concurrent.futures')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[1])
@@ -207,7 +225,7 @@ def pytest_unconfigure(config):
     result.stdout.fnmatch_lines(["LOADED AT THE END: []", "TCG PER-TEST PLUGINS: []"])
 
 
-@pytest.mark.parametrize("path", sorted([*CORE.rglob("*.py"), *PLUGIN.glob("*.py")]),
+@pytest.mark.parametrize("path", sorted([*CORE.rglob("*.py"), *PLUGIN.rglob("*.py")]),
                          ids=lambda p: str(p.relative_to(p.parents[1])))
 def test_every_module_hides_its_frames_from_a_failing_test(path: Path) -> None:
     # pytest reads __tracebackhide__ from a frame's globals: every tcg module sets it,
@@ -231,7 +249,7 @@ def test_importing_the_engine_imports_no_mock_asyncio_or_difflib() -> None:
 def test_the_plugins_copy_of_the_thread_default_is_the_engines() -> None:
     # The plugin names the default in the session header without importing the engine.
     import tcg_core
-    from pytest_tcg._executor import DEFAULT_THREADS
+    from pytest_tcg._fixtures._executor import DEFAULT_THREADS
 
     assert DEFAULT_THREADS == tcg_core.DEFAULT_THREAD_WORKERS
     assert tcg_core.ThreadsExecutor().max_workers == tcg_core.DEFAULT_THREAD_WORKERS

@@ -18,8 +18,8 @@ import pytest
 # imported them first would take its Future class with it, and the next run's assertions
 # would no longer recognise futures made by a fresh copy.
 import pytest_tcg._assertions
-import pytest_tcg._fixture_objects
-import pytest_tcg._reports  # noqa: F401
+import pytest_tcg._fixtures._objects
+import pytest_tcg._report._hooks  # noqa: F401
 import tcg_core  # noqa: F401
 
 #: Written as ``tcgpipes.py`` into each pytester project: module-level nodes, so they

@@ -141,7 +141,7 @@ def test_an_order_independent_array_with_nan_passes() -> None:
 
 def test_a_node_deep_in_many_children_is_keyed_by_its_position() -> None:
     # Keys are built in one pass over each parent's children (was a scan per child).
-    from pytest_tcg._order import _keys
+    from pytest_tcg._assertions._order import _keys
     from tcg_core import Graph
     with Graph() as graph:
         P.fan_children(300).resolve(executor="serial")

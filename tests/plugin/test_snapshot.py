@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pytest_tcg._naming import names_stem
-from pytest_tcg._snapshot import difference, dump, load, structure_of
+from pytest_tcg._snapshots._snapshot import difference, dump, load, structure_of
 from tcg_core import GraphModel, node
 
 from .conftest import RunPytest

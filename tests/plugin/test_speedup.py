@@ -20,7 +20,7 @@ from pytest_tcg import (
     assert_parallel_speedup,
     assert_simulated_speedup,
 )
-from pytest_tcg._timing import measure_speedup
+from pytest_tcg._assertions._timing import measure_speedup
 from tcg_core import Future, node
 
 from .conftest import RunPytest
@@ -280,7 +280,7 @@ def test_summary_and_processes(project: pytest.Pytester, run_both: RunPytest) ->
 
 
 def test_report_type_is_public() -> None:
-    assert SpeedupReport.__module__ == "pytest_tcg._timing"
+    assert SpeedupReport.__module__ == "pytest_tcg._assertions._timing"
 
 
 def test_contention_fails_at_once_in_pytest(project: pytest.Pytester,

@@ -9,7 +9,7 @@ from typing import Any
 
 from tcg_core import GraphModel, NodeRecord, is_future
 
-from ._graphs import GraphLike, as_model
+from .._graphs import GraphLike, as_model
 from ._timing import max_in_flight
 
 __all__ = ["assert_ran_in_parallel"]

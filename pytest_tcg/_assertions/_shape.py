@@ -11,7 +11,7 @@ from typing import Any
 
 from tcg_core import GraphModel
 
-from ._graphs import GraphLike, as_model, clip, counted, data_digraph
+from .._graphs import GraphLike, as_model, clip, counted, data_digraph
 
 __all__ = ["assert_graph_shape"]
 

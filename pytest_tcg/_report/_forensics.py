@@ -37,7 +37,7 @@ from pathlib import Path
 
 from tcg_core import DependencyError, GraphModel, NodeRecord, NodeState
 
-from ._text import first_line
+from .._text import first_line
 
 __all__ = ["describe", "one_line_errors", "root_failures"]
 

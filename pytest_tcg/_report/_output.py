@@ -15,9 +15,9 @@ from pathlib import Path
 import tcg_core
 from tcg_core import GraphModel
 
-from ._config import FORMATS
-from ._naming import file_stem
-from ._text import first_line
+from .._config import FORMATS
+from .._naming import file_stem
+from .._text import first_line
 
 __all__ = ["GraphWriter"]
 

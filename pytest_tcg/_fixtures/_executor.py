@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._config import EXECUTORS
-from ._settings import Settings
+from .._config import EXECUTORS
+from .._settings import Settings
 
 if TYPE_CHECKING:
     import concurrent.futures

@@ -17,9 +17,9 @@ import pytest
 
 from tcg_core import Callback, Graph, GraphModel, NodeRecord, is_future, resolve
 
-from ._graphs import as_model, futures_of, label_paths, topological
-from ._naming import file_name_part, names_stem, write_atomically
-from ._regression import (
+from .._graphs import as_model, futures_of, label_paths, topological
+from .._naming import file_name_part, names_stem, write_atomically
+from .._snapshots._regression import (
     MAX_BYTES,
     Entry,
     Recording,
@@ -29,8 +29,8 @@ from ._regression import (
     encode,
     load,
 )
-from ._snapshot import escape
-from ._stats import Stats
+from .._snapshots._snapshot import escape
+from .._stats import Stats
 
 __all__ = ["TcgRegression"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ._naming import write_atomically
+from .._naming import write_atomically
 
 __all__ = ["write_report", "render"]
 
@@ -57,7 +57,7 @@ def write_report(directory: Path, rows: list[dict[str, Any]], collected: int) ->
 
 
 def render(rows: Iterable[dict[str, Any]], directory: Path, collected: int) -> str:
-    """The page's HTML for these rows (``_reports._row``), reading diagrams from
+    """The page's HTML for these rows (``_hooks._row``), reading diagrams from
     ``directory``.
 
     >>> page = render([{"nodeid": "t.py::test_<a>", "outcome": "passed", "nodes": 0,

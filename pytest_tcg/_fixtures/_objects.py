@@ -16,10 +16,9 @@ import pytest
 
 from tcg_core import Future, Graph, GraphModel, is_future, resolve
 
-from ._executor import ExecutorChoice, choose_executor, create_executor
-from ._graphs import GraphLike, as_model, futures_of
-from ._naming import file_name_part, names_stem
-from ._snapshot import (
+from .._graphs import GraphLike, as_model, futures_of
+from .._naming import file_name_part, names_stem
+from .._snapshots._snapshot import (
     difference,
     dump,
     mismatch_message,
@@ -28,8 +27,9 @@ from ._snapshot import (
     structure_of,
     write_atomically,
 )
-from ._state import item_state, state_of
-from ._stats import Stats
+from .._state import item_state, state_of
+from .._stats import Stats
+from ._executor import ExecutorChoice, choose_executor, create_executor
 
 __all__ = ["TcgGraph", "TcgResolve", "TcgSessionResolve", "TcgSnapshot"]
 
@@ -147,7 +147,7 @@ class TcgSessionResolve(TcgResolve):
         if settings.shuffle is not None and item is not None:  # as tcg_executor does
             from tcg_core import ShuffledExecutor
 
-            from ._config import test_seed
+            from .._config import test_seed
 
             return ShuffledExecutor(seed=test_seed(settings.shuffle, item.nodeid))
         choice = choose_executor(item, settings) if item is not None else ExecutorChoice(

@@ -1,6 +1,6 @@
 """Value regression, the data (``tcg_regression``): every node's value recorded in a file
 a reviewer can read, and the first node, in topological order, whose value differs.
-Pure: no pytest here (the fixture is ``_regression_fixture``).
+Pure: no pytest here (the fixture is ``_fixtures._regression``).
 
 A value is stored as JSON when it is plain data (``None``, bools, ints, floats, strings,
 lists, tuples and string-keyed dicts of those; a tuple's type is recorded) and its JSON

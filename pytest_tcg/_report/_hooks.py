@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from ._state import TEST, ItemState, item_state, state_of
+from .._state import TEST, ItemState, item_state, state_of
 
 __all__ = ["TestReports", "shown_path"]
 

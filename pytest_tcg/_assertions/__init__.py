@@ -2,6 +2,10 @@
 differs and what the graph actually is, and hides its own frames from pytest's
 traceback. Shape, nesting and overlap live in their own modules; the speedup checks are
 here, over the measurements of ``_timing``.
+
+The assertions folder: this module is the public face; ``_shape``, ``_nesting``,
+``_order``, ``_parallel`` and ``_timing`` (the speedup check) each own one check, all pure:
+no pytest in them.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from ._coverage import Ledger, Universe, discover, document, key_of, percent, summary_lines
-from ._naming import write_atomically
-from ._reports import shown_path
+from .._naming import write_atomically
+from .._report._hooks import shown_path
+from ._ledger import Ledger, Universe, discover, document, key_of, percent, summary_lines
 
 __all__ = ["CoverageSession"]
 
@@ -98,7 +98,7 @@ class CoverageSession:
             write_atomically(path, document(self.ledger, self.universe))
             self.written.append(path)
             if self._out_dir is not None:
-                from ._coverage_html import render
+                from ._html import render
 
                 page = folder / "coverage.html"
                 write_atomically(page, render(self.ledger, self.universe))

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from tcg_core import GraphModel, NodeRecord
 
-from ._graphs import PATH_SEP, GraphLike, as_model, clip, counted, label_paths
+from .._graphs import PATH_SEP, GraphLike, as_model, clip, counted, label_paths
 
 __all__ = ["assert_nested", "render_tree"]
 

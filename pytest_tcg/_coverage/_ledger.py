@@ -1,6 +1,6 @@
 """Pipeline coverage, the data: which node functions of the named packages the tests ran,
 and how (``--tcg-coverage``). Pure: no pytest here (the hooks are in
-``_coverage_plugin``), so the ledger can be merged, summarised and written anywhere.
+``_coverage._hooks``), so the ledger can be merged, summarised and written anywhere.
 
 A node function counts as **run** when a test ran its body at least once. A node that a
 test only replaced (``tcg_mock``/``override``), only read from the result cache, or only

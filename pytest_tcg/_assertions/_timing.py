@@ -51,8 +51,8 @@ from tcg_core import (
     simulate,
 )
 
-from ._graphs import as_model, check_builder, futures_of
-from ._stats import listen, notify
+from .._graphs import as_model, check_builder, futures_of
+from .._stats import listen, notify
 
 __all__ = ["SpeedupReport", "measure_speedup", "simulated_speedup", "max_in_flight",
            "listen", "notify"]

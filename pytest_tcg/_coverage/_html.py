@@ -12,7 +12,7 @@ import html
 import shutil
 import subprocess
 
-from ._coverage import FunctionRecord, Ledger, Universe, percent
+from ._ledger import FunctionRecord, Ledger, Universe, percent
 
 __all__ = ["render"]
 

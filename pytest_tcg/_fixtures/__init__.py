@@ -1,4 +1,9 @@
-"""The fixtures: ``tcg_executor``, ``tcg_graph``, ``tcg_resolve`` and ``tcg_snapshot``."""
+"""The fixtures: ``tcg_executor``, ``tcg_graph``, ``tcg_resolve`` and ``tcg_snapshot``.
+
+The fixtures folder: this module holds the fixture functions; ``_objects`` what they
+hand a test, ``_regression`` the ``tcg_regression`` fixture, ``_mock`` ``tcg_mock``, and
+``_executor`` which executor a test gets.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._config import test_seed
+from .._config import test_seed
+from .._state import item_state, state_of
 from ._executor import choose_executor, create_executor
-from ._state import item_state, state_of
 
 if TYPE_CHECKING:
 
-    from ._fixture_objects import TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot
-    from ._regression_fixture import TcgRegression
+    from ._objects import TcgGraph, TcgResolve, TcgSessionResolve, TcgSnapshot
+    from ._regression import TcgRegression
 
 # The plugin loads this module in every pytest run: what the fixtures hand to a test
 # (and tcg_core with it) is imported when a test first asks for one.
@@ -62,7 +67,7 @@ def tcg_graph(request: pytest.FixtureRequest) -> Iterator[TcgGraph]:
     """A recording ``tcg_core.Graph``, active for the test: every future the test creates
     is recorded in it. ``tcg_graph.resolve()`` runs them all with the test's executor;
     the graph is the test's diagram for ``--tcg-graph-out`` and ``tcg_snapshot``."""
-    from ._fixture_objects import TcgGraph
+    from ._objects import TcgGraph
 
     graph = TcgGraph(_test_executor(request),
                            check_mutation=state_of(request.config).settings.check_mutation)
@@ -78,7 +83,7 @@ def tcg_resolve(request: pytest.FixtureRequest) -> TcgResolve:
     """``tcg_resolve(future)`` runs the graph with the test's executor and returns the
     value (``tcg_resolve(graph)``: the list of its futures' values), recording the run
     for the test's diagram. Keyword arguments go to ``tcg_core.resolve``."""
-    from ._fixture_objects import TcgResolve
+    from ._objects import TcgResolve
 
     item_state(request.node)  # registers the per-test hooks before the body runs
     return TcgResolve(request.node, _test_executor(request),
@@ -91,7 +96,7 @@ def tcg_session_resolve(request: pytest.FixtureRequest) -> Iterator[TcgSessionRe
     for function-scoped fixtures does not fire, yet each call uses the running test's
     executor (marker, else options) and records into its diagram, which shows one
     example (the last run: the minimal failing one when the test fails)."""
-    from ._fixture_objects import TcgSessionResolve
+    from ._objects import TcgSessionResolve
 
     state_of(request.config).use_reports()
     resolver = TcgSessionResolve(request.config)
@@ -108,7 +113,7 @@ def tcg_regression(request: pytest.FixtureRequest) -> TcgRegression:
     """``tcg_regression.check(target)`` records every node's value beside the test
     (``--tcg-snapshot-update`` writes it) and, later, names the first node whose value
     changed and what changed downstream because of it; see ``TcgRegression.check``."""
-    from ._regression_fixture import TcgRegression
+    from ._regression import TcgRegression
 
     config = request.config
     item_state(request.node)
@@ -125,7 +130,7 @@ def tcg_snapshot(request: pytest.FixtureRequest) -> TcgSnapshot:
     ``__tcg_snapshots__/`` next to the test: node names, nesting and data edges, not
     timings. ``--tcg-snapshot-update`` writes the file instead. A second call in the same
     test uses a second file; ``name=`` picks the file's suffix."""
-    from ._fixture_objects import TcgSnapshot
+    from ._objects import TcgSnapshot
 
     config = request.config
     item_state(request.node)

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from ._stats import Stats
+from .._stats import Stats
 
 __all__ = ["SnapshotAudit"]
 
@@ -135,7 +135,7 @@ class SnapshotAudit:
 
     def unused_files(self) -> list[Path]:
         """Snapshot files of modules that ran whole that no test used, sorted."""
-        from ._naming import names_stem
+        from .._naming import names_stem
 
         used = {_norm(path) for path in self._stats.snapshot_used}
         found: list[Path] = []

@@ -20,8 +20,8 @@ from typing import Any
 
 from tcg_core import Graph, NodeRecord, ShuffledExecutor, resolve
 
-from ._graphs import check_builder, futures_of, topological
-from ._outcomes import Raised, same_outcome
+from .._graphs import check_builder, futures_of, topological
+from .._outcomes import Raised, same_outcome
 
 __all__ = ["OrderAssertionError", "assert_order_independent"]
 

@@ -32,8 +32,8 @@ from typing import Any
 
 from tcg_core import GraphModel
 
-from ._graphs import PATH_SEP, label_paths
-from ._naming import write_atomically as write_file
+from .._graphs import PATH_SEP, label_paths
+from .._naming import write_atomically as write_file
 
 __all__ = ["Structure", "structure_of", "load", "read", "dump", "difference",
            "write_atomically", "escape", "split_label"]
