@@ -68,7 +68,7 @@ from ._failures import (
     not_retried,
 )
 from ._nesting import adopt
-from ._priority import is_tiny, rank
+from ._priority import is_tiny, measured, rank
 from ._sharing import (
     FREE_THREADED,
     LOCK,
@@ -102,7 +102,7 @@ class Lifecycle(RunState):
         if rec.state != READY:
             return  # skipped (or released) while it was queued
         spec = rec.spec if self.overrides is None else self.overrides.spec_for(rec)
-        if spec.timeout is None and (self.adapter.inline or is_tiny(self, rec, spec)):
+        if spec.timeout is None and (self.adapter.inline or is_tiny(self, spec)):
             self.run_inline(rec, spec)
             return
         begun = self.begin_attempt(rec)
@@ -197,9 +197,10 @@ class Lifecycle(RunState):
                 self.fresh_frame()
             rec._ran = (start, end, self.label)
             durations = self.durations  # record_duration, written out
-            mean = durations.get(rec.spec)
-            durations[rec.spec] = (end - start if mean is None
-                                   else 0.8 * mean + 0.2 * (end - start))
+            try:
+                durations[spec] = 0.8 * durations[spec] + 0.2 * (end - start)
+            except KeyError:  # its first body in this resolve
+                durations[spec] = end - start
             # Any value but a plain scalar may hold futures somewhere (see _values).
             if children or spec.nout is not None or value.__class__ not in PLAIN:
                 self.body_returned(rec, value, children)
@@ -227,6 +228,7 @@ class Lifecycle(RunState):
                 value, children, start, end, worker = payload
                 rec._ran = (start, end, worker)
                 self.record_duration(rec.spec, end - start)
+                measured(self, rec.spec)
                 self.body_returned(rec, value, children)
                 return
             ran = payload.ran

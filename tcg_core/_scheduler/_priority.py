@@ -17,36 +17,46 @@ from typing import Any
 from .._record import NodeRecord
 from ._state import RunState
 
-__all__ = ["INLINE_BELOW", "is_tiny", "rank"]
+__all__ = ["INLINE_BELOW", "is_tiny", "measured", "rank"]
 
 #: Bodies measured faster than this run in the scheduler's thread (seconds).
 INLINE_BELOW = 30e-6
 
 
-def is_tiny(run: RunState, rec: NodeRecord, spec: Any) -> bool:
-    """Run ``rec`` (whose body is ``spec``'s) in the scheduler's thread: its function's
-    bodies were measured faster than a hand-off to a worker, in this resolve."""
+def is_tiny(run: RunState, spec: Any) -> bool:
+    """Run a call of ``spec`` (the run's view of a node function: a test double's
+    stand-in when one replaces it) in the scheduler's thread: its bodies were measured
+    faster than a hand-off to a worker, in this resolve."""
     if not run.options.inline_tiny or spec.timeout is not None or run.adapter.isolated:
         return False
-    mean = run.durations.get(rec.spec)
+    mean = run.durations.get(spec)
     return mean is not None and mean < INLINE_BELOW
+
+
+def _may_be_tiny(run: RunState, rec: NodeRecord) -> bool:
+    """Not known to need a worker: measured tiny in this resolve, or not measured yet
+    (without a ``cost=`` hint): its first body, on a worker, will tell (``measured``)."""
+    spec = rec.spec
+    if not run.options.inline_tiny or spec.timeout is not None or run.adapter.isolated \
+            or spec.cost is not None:
+        return False
+    mean = run.durations.get(spec)
+    return mean is None or mean < INLINE_BELOW
 
 
 def rank(run: RunState, records: list[NodeRecord]) -> None:
     """Longest remaining path for each new record (consumers first).
 
-    Skipped while every node is measured tiny: those run inline the moment they are
-    ready, so their order cannot delay anything and ranking would cost more.
+    Skipped while every node may be tiny: those run inline the moment they are ready,
+    so their order cannot delay anything and ranking would cost more. A node not
+    measured yet counts as one until its first body says otherwise (``measured``), as
+    each resolve measures afresh.
     """
     if not run.ordered:
         return
-    if not run.prioritised:
-        if all(is_tiny(run, rec, rec.spec) for rec in records):
-            return
-        run.prioritised = True
-        for rec in run.ready:  # already queued: move them to the heap
-            run.queue_ready(rec)
-        run.ready.clear()
+    starting = not run.prioritised
+    if starting and all(_may_be_tiny(run, rec) for rec in records):
+        return
     ranks = run.ranks
     for rec in _consumers_first(records):
         below = 0.0
@@ -55,6 +65,21 @@ def rank(run: RunState, records: list[NodeRecord]) -> None:
             if value > below:
                 below = value
         ranks[rec.id] = _weight(run, rec) + below
+    if starting:  # the nodes already queued move to the heap, by their ranks
+        run.prioritised = True
+        for rec in run.ready:
+            run.queue_ready(rec)
+        run.ready.clear()
+
+
+def measured(run: RunState, spec: Any) -> None:
+    """A body of ``spec`` was just measured: if it is the first sign that bodies need
+    workers, rank every unfinished node of the run now (``rank`` skipped them)."""
+    if run.prioritised or not run.ordered:
+        return
+    mean = run.durations.get(spec)
+    if mean is not None and mean >= INLINE_BELOW:
+        rank(run, [rec for rec in run.claimed if rec._run is run])
 
 
 def _weight(run: RunState, rec: NodeRecord) -> float:

@@ -32,6 +32,7 @@ import sys
 import threading
 from typing import Any
 
+from .._callbacks import hooked_functions_alive
 from .._errors import TcgError
 from .._record import NodeRecord, State
 from .._values import scan_futures
@@ -124,14 +125,17 @@ def claim(run: RunState, roots: list[NodeRecord]) -> list[NodeRecord]:
     claimed = run.claimed
     first = len(claimed)
     gen = _generation
+    # Whether a call may need the observing loop is asked of each record only while a
+    # node function that needs it exists at all: a plain process pays nothing per node.
+    check = run.observers is None and hooked_functions_alive()
     with LOCK:
         try:
-            parents, hooks = _claim_reachable(run, roots, todo, claimed, gen)
+            parents, hooks = _claim_reachable(run, roots, todo, claimed, gen, check)
         finally:  # counted even when something raised half-way: the stop releases them
             run.unfinished += len(claimed) - first
         for rec in parents:
             count_waits(run, rec)
-    if hooks and run.observers is None:
+    if hooks:
         run.needs_hooks = True
     if run.validate:
         watch(claimed[first:])
@@ -141,9 +145,10 @@ def claim(run: RunState, roots: list[NodeRecord]) -> list[NodeRecord]:
 
 
 def _claim_reachable(run: RunState, roots: list[NodeRecord], todo: Any,
-                     claimed: list[NodeRecord], gen: int) -> tuple[list[NodeRecord], bool]:
+                     claimed: list[NodeRecord], gen: int,
+                     check: bool) -> tuple[list[NodeRecord], bool]:
     """``claim``'s walk (under LOCK); returns the waiting parents it took over, and
-    whether a claimed call's function needs the observing loop."""
+    (when ``check``) whether a claimed call's function needs the observing loop."""
     hooks = False
     stack = []
     for rec in dict.fromkeys(roots):  # a root asked for twice is claimed once
@@ -154,7 +159,7 @@ def _claim_reachable(run: RunState, roots: list[NodeRecord], todo: Any,
     parents: list[NodeRecord] = []
     while stack:
         rec = stack.pop()
-        if rec.spec._hooks:
+        if check and rec.spec._hooks:
             hooks = True
         if rec.state == WAITING:
             # A parent an earlier resolve left waiting for its children: this run

@@ -193,6 +193,32 @@ def test_scarce_workers_run_the_longest_remaining_path_first() -> None:
     assert dispatched.index("long1") in (1, 2), dispatched
 
 
+def test_the_first_slow_body_measured_ranks_the_rest_without_a_cost_hint() -> None:
+    """Each resolve measures durations afresh, and ranking waits for the first sign
+    that bodies need workers: the first body measured slow ranks every waiting node,
+    so the long branch still goes before the short ones (it used to be ranked by
+    durations an earlier resolve had measured)."""
+    dispatched: list[str] = []
+
+    class Dispatched(Callback):
+        def on_start(self, record: Any) -> None:
+            dispatched.append(record.label)
+
+    @node
+    def step(*after: object) -> None:
+        time.sleep(0.002)  # well above the inline threshold: a body for a worker
+
+    with Graph() as g:
+        start = step.named("start")()
+        shorts = [step.named(f"short{i}")(start) for i in range(2)]
+        long1 = step.named("long1")(start)
+        shorts += [step.named(f"short{i}")(start) for i in range(2, 4)]
+        long2 = step.named("long2")(long1)
+        step.named("end")(*shorts, long2)
+    g.resolve(executor="threads", max_workers=2, callbacks=[Dispatched()])
+    assert dispatched[:2] == ["start", "long1"], dispatched
+
+
 def test_serial_order_is_deterministic() -> None:
     def run() -> list[str]:
         seen: list[str] = []
