@@ -8,6 +8,12 @@ marker ``@pytest.mark.tcg(executor=..., workers=...)`` and the
 The assertions below work with or without it. Hypothesis strategies live in
 ``pytest_tcg.strategies``.
 
+Its rooms: ``plugin`` (the hooks, each a call into ``_session.TcgSession``, which owns
+the session), ``_options``/``_settings``/``_config`` (the options table, what it asked
+for, the parsers), and the feature folders ``_fixtures/``, ``_assertions/`` (pure),
+``_snapshots/``, ``_report/`` and ``_coverage/``; ``docs/explanation/how-it-works.md``
+has the map.
+
 >>> from tcg_core import node
 >>> from pytest_tcg import assert_graph_shape
 >>> @node

@@ -70,6 +70,8 @@ class NodeFunction(Generic[P, R]):
     name: str
 
     func: Callable[P, R]  #: the undecorated function
+    body: Callable[..., Any]  #: what a worker calls (``func``, or an async one run to the end)
+    is_async: bool  #: an ``async def`` body
 
     def __init__(self, func: Callable[P, R], options: NodeOptions | None = None) -> None:
         options = options or NodeOptions()
@@ -91,7 +93,8 @@ class NodeFunction(Generic[P, R]):
         self.verbose: bool = options.verbose  #: print a line per node
         if options.cache:
             check_cacheable(func, self.name)
-        #: its calls need the observing loop (cache=True, verbose=True): see _callbacks
+        #: its calls need the observing loop (cache=True, verbose=True): see _callbacks;
+        #: the one field of a node function the scheduler reads by name (its claim)
         self._hooks: bool = False
         note_hooks(self, needs_hooks(options.cache, options.verbose))
         self._name_tuples: dict[tuple[str, ...], tuple[str, ...]] = {}

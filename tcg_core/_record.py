@@ -11,13 +11,13 @@ from __future__ import annotations
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 import itertools
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 from weakref import ref as _weakref
 
 from ._errors import PATH_SEPARATOR
 
-__all__ = ["PLAIN_CALL", "Handle", "NodeRecord", "NodeState", "State", "as_state",
-           "describe_chain"]
+__all__ = ["PLAIN_CALL", "Handle", "NodeRecord", "NodeSpec", "NodeState", "Owner", "State",
+           "as_state", "describe_chain"]
 
 _ids = itertools.count(1)
 
@@ -65,10 +65,62 @@ def as_state(value: object) -> State:
     raise ValueError(f"not a node state: {value!r}; one of {', '.join(sorted(_STATES))}")
 
 
+class NodeSpec(Protocol):
+    """What the engine reads of the function a record calls, whatever it is: a
+    ``NodeFunction``, or for a graph loaded from JSON a placeholder with its name and
+    cost, which has no body (a loaded record never runs). A run stands something else in
+    for it while it runs a call (a test double, a checked body) and reaches the body
+    through that."""
+
+    @property
+    def name(self) -> str:
+        """Shown in graphs and errors."""
+
+    @property
+    def cost(self) -> float | None:
+        """The ``cost=`` hint: the node's weight for ranking."""
+
+    @property
+    def timeout(self) -> float | None:
+        """Seconds a body may run."""
+
+    @property
+    def retries(self) -> int:
+        """Extra attempts after a failure."""
+
+    @property
+    def nout(self) -> int | None:
+        """A call returns this many futures."""
+
+    @property
+    def cache(self) -> bool | None:
+        """Use the result cache (None: as the resolve says)."""
+
+    @property
+    def verbose(self) -> bool:
+        """Print a line per node."""
+
+
+    @property
+    def _hooks(self) -> bool:
+        """Its calls need a resolve's observing loop (``cache=True``, ``verbose=True``)."""
+
+
+class Owner(Protocol):
+    """The resolve that owns a record while it runs it (the scheduler's run), as far as
+    another resolve that shares the record reads it (``_scheduler._sharing``)."""
+
+    #: the fork generation it was made in: an owner from before a fork is gone
+    generation: int
+    #: other resolves waiting on records it owns: record id → those runs
+    watchers: dict[int, list[Any]]
+
+
 class Handle:
     """The part of a ``Future`` the scheduler needs: its record and where its value goes.
 
-    ``Future`` subclasses it and adds the user's API; the scheduler only ever sees this.
+    ``Future`` subclasses it and adds the user's API; the scheduler only ever sees this:
+    ``_record``, ``_value`` and ``_get()``, its own to read and write.
     """
 
     __slots__ = ("__weakref__", "_record", "_value")
@@ -145,6 +197,13 @@ class NodeRecord:
     (``False`` for a child its parent created but did not return), ``attempts`` and
     ``value``. Values live on the node's ``Future``, so they are released as soon as
     nothing needs them; ``value`` reaches them while it lives.
+
+    Scheduler-owned, read and written by ``tcg_core._scheduler`` only: ``_run`` (the
+    owning resolve), ``_consumers`` and ``_npending`` (its bookkeeping while claimed),
+    ``_ran`` (when and where the body ran), ``_future`` and ``_value_ref`` (where the
+    value goes), ``_args``, ``_kwargs`` and ``_inputs`` (the call), ``_extra`` and
+    ``_more()`` (the rare fields). Ruff's SLF001 allows exactly these (and ``Handle``'s
+    part) in the scheduler (``pyproject.toml``).
     """
 
     # A record is made per call and a graph may hold millions: only what every node
@@ -169,16 +228,16 @@ class NodeRecord:
         "state",
     )
 
-    def __init__(self, spec: Any, args: Any, kwargs: dict[str, Any] | None,
+    def __init__(self, spec: NodeSpec, args: Any, kwargs: dict[str, Any] | None,
                  inputs: tuple[NodeRecord, ...] | None, input_names: tuple[str, ...]) -> None:
         #: unique in this process, in creation order
         self.id: int = next(_ids)
         #: the NodeFunction called (name, options, the body)
-        self.spec: Any = spec
+        self.spec: NodeSpec = spec
         #: one of NodeState's values; written by the scheduler's transitions only
         self.state: State = _PENDING
         #: the records of the futures in the arguments; None: derive them from _args
-        self._inputs = inputs
+        self._inputs: tuple[NodeRecord, ...] | None = inputs
         #: the argument each input came through, parallel to inputs
         self.input_names: tuple[str, ...] = input_names
         #: the exception that failed (or skipped) the node, else None
@@ -187,11 +246,11 @@ class NodeRecord:
         self.attempts: int = 0
         #: the call's positional arguments (a tuple, or a lone future argument as
         #: itself); None once the node finished
-        self._args = args
+        self._args: tuple[Any, ...] | Handle | None = args
         #: the call's keyword arguments, None, or PLAIN_CALL (plain futures only)
-        self._kwargs = kwargs
+        self._kwargs: dict[str, Any] | None = kwargs
         #: the resolve that owns the node while it is claimed and unfinished, else None
-        self._run: Any = None
+        self._run: Owner | None = None
         #: (start, end, worker) of the latest attempt, or None before it started
         self._ran: tuple[float | None, float | None, str | None] | None = None
         #: the rare fields, made on first use
@@ -254,7 +313,7 @@ class NodeRecord:
     @property
     def name(self) -> str:
         """The node's name (its function's, unless ``@node(name=...)`` said otherwise)."""
-        return self.spec.name  # type: ignore[no-any-return]
+        return self.spec.name
 
     @property
     def label(self) -> str | None:

@@ -347,7 +347,9 @@ def arguments(rec: NodeRecord) -> tuple[tuple[Any, ...], dict[str, Any] | None]:
     """A node's call arguments, every future replaced by its value. They stay on the
     record until it finishes: a retry, or a later resolve after this one stopped,
     needs them again."""
-    args, kwargs = rec._args, rec._kwargs
+    # One of the call's three shapes (``NodeRecord._args``), told apart by class: Any.
+    args: Any = rec._args
+    kwargs = rec._kwargs
     if kwargs is PLAIN_CALL:  # only plain futures (the build fast path)
         if args.__class__ is tuple:
             return tuple([f._value for f in args]), None

@@ -46,14 +46,15 @@ class PoolAdapter(Adapter):
 
     _runner: Callable[..., Any] = staticmethod(run_body)
 
-    def _callable(self, spec: Any, args: tuple[Any, ...],
-                  kwargs: dict[str, Any] | None) -> Any:
+    def shipped_body(self, spec: Any, args: tuple[Any, ...],
+                     kwargs: dict[str, Any] | None) -> Any:
+        """What a worker calls for ``spec`` (the Dask run sends it too)."""
         return spec.body  # an async body runs to completion on the pool's thread
 
     def submit(self, spec: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None,
                events: SimpleQueue[Any], key: Any) -> None:
         try:
-            future = self._executor.submit(self._runner, self._callable(spec, args, kwargs),
+            future = self._executor.submit(self._runner, self.shipped_body(spec, args, kwargs),
                                            args, kwargs)
         except cf.BrokenExecutor as exc:
             raise ResolveCancelled(
@@ -86,8 +87,9 @@ class ProcessAdapter(PoolAdapter):
         self.replaced: frozenset[str] = frozenset()
         self.kills_on_cancel = owned
 
-    def _callable(self, spec: Any, args: tuple[Any, ...],
-                  kwargs: dict[str, Any] | None) -> Any:
+    def shipped_body(self, spec: Any, args: tuple[Any, ...],
+                     kwargs: dict[str, Any] | None) -> Any:
+        """What a worker process calls for ``spec``: the node function itself."""
         # The NodeFunction itself travels (by name or by value); run_body unwraps it in
         # the worker. Checked once per node function and resolve.
         shipped = self._checked.get(id(spec))

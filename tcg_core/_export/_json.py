@@ -38,11 +38,19 @@ class _LoadedSpec:
 
     __slots__ = ("cost", "name")
 
-    _hooks = False  # a loaded call never needs a resolve's observing loop
+    # A loaded call is a record of what ran: it never runs again, nor needs a resolve's
+    # observing loop. The options it was run with are not in the file.
+    timeout: float | None = None
+    retries: int = 0
+    nout: int | None = None
+    cache: bool | None = None
+    verbose: bool = False
+    _hooks: bool = False
 
     def __init__(self, name: str, cost: float | None) -> None:
         self.name = name
         self.cost = cost
+
 
 
 def _record_dict(rec: NodeRecord, path: str) -> dict[str, Any]:

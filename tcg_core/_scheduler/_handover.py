@@ -146,7 +146,7 @@ class HandoverRun(Run):
                 raise TcgError(f"internal error: node {rec.name!r} was about to be sent "
                                f"before its input {source.name!r} ({source.state})")
         slots = tuple(found)
-        return RemoteCall(key, rec.name, self.adapter._callable(spec, args, kwargs), args,
+        return RemoteCall(key, rec.name, self.adapter.shipped_body(spec, args, kwargs), args,
                           kwargs, slots, self.token, rec.spec.nout, run_children,
                           (self.options_for_children, self.depth,
                            (*self.lineage, rec.id), rec.spec.timeout is not None))

@@ -164,7 +164,7 @@ class Lifecycle(RunState):
         """
         rec.state = RUNNING
         rec.attempts += 1
-        args = rec._args
+        args: Any = rec._args  # one of the call's shapes (NodeRecord._args), by class
         kwargs = None
         if args.__class__ is not tuple:  # a lone plain future
             args = (args._value,)

@@ -204,7 +204,8 @@ def _argument_name(rec: NodeRecord, key: int | str) -> str:
     if isinstance(key, str):
         return key
     try:
-        params = list(inspect.signature(rec.spec.func).parameters.values())
+        func: Any = getattr(rec.spec, "func", None)  # a NodeFunction's undecorated function
+        params = list(inspect.signature(func).parameters.values())
     except (TypeError, ValueError):
         return f"argument {key}"
     for i, param in enumerate(params):

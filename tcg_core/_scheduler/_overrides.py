@@ -155,13 +155,14 @@ class Overrides:
         self.by_node: dict[int, tuple[int, _Entry]] = {}
         self.by_name: dict[str, tuple[int, _Entry]] = {}
         for depth, entered in enumerate(stack):
-            for entry in entered._entries:
+            for entry in entered._entries:  # noqa: SLF001  (an Override of this module)
                 if isinstance(entry.key, str):
                     self.by_name[entry.key] = (depth, entry)
                 else:
                     self.by_node[id(entry.key)] = (depth, entry)
         #: every replaced node's name, for the bodies that go to other processes
-        self.names = frozenset(entry.label for entered in stack for entry in entered._entries)
+        self.names = frozenset(entry.label for entered in stack
+                               for entry in entered._entries)  # noqa: SLF001  (as above)
 
     @classmethod
     def refusing(cls, names: frozenset[str]) -> Overrides:

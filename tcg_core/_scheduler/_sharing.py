@@ -34,7 +34,7 @@ from typing import Any
 
 from .._callbacks import hooked_functions_alive
 from .._errors import TcgError
-from .._record import NodeRecord, State
+from .._record import NodeRecord, Owner, State
 from .._values import scan_futures
 from ._failures import dependency_error
 from ._state import (
@@ -75,7 +75,7 @@ def _after_fork_in_child() -> None:
     global _generation
     _generation += 1
     # The lock may have been held by a thread that does not exist in the child.
-    LOCK._at_fork_reinit()  # type: ignore[attr-defined]
+    LOCK._at_fork_reinit()  # type: ignore[attr-defined]  # noqa: SLF001  (stdlib's only way)
 
 
 if hasattr(os, "register_at_fork"):
@@ -102,8 +102,8 @@ def _orphan(rec: NodeRecord) -> None:
         rec.state = PENDING  # its body never finishes in this process
 
 
-def _live_owner(rec: NodeRecord) -> RunState | None:
-    owner: RunState | None = rec._run
+def _live_owner(rec: NodeRecord) -> Owner | None:
+    owner = rec._run
     if owner is not None and owner.generation != _generation:
         _orphan(rec)
         return None
@@ -176,7 +176,7 @@ def _claim_reachable(run: RunState, roots: list[NodeRecord], todo: Any,
         pending = 0
         inputs = rec._inputs
         if inputs is None:  # NodeRecord.inputs for a call of plain futures, written out
-            args = rec._args
+            args: Any = rec._args
             inputs = rec._inputs = (tuple([f._record for f in args]) if args.__class__ is tuple
                                     else (args._record,))
         for inp in inputs:
