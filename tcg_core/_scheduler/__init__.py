@@ -26,6 +26,21 @@ Policy
 * Fail fast by default: after the first failure nothing new starts and ``resolve``
   raises at once. With ``keep_going=True`` every node that does not depend on a failure
   still runs, and one error lists every failure.
+
+Hot-path copies
+---------------
+Where one call per node costs measurably, a function is written out where it is used;
+each copy has a test that it agrees with the original (``tests/core/``):
+
+* ``Lifecycle.run_inline``: ``arguments``, ``run_body``, ``record_duration`` and
+  ``body_returned``'s common case (``test_lifecycle``: the inline fast path and the
+  outcome path agree; ``test_hot_path_copies``: the duration update);
+* ``Lifecycle.finish``: ``let_go``'s lock-free case and ``notify``'s common case
+  (``test_hot_path_copies``);
+* ``_sharing.claim``: ``NodeRecord.inputs`` of a call of plain futures
+  (``test_hot_path_copies``);
+* ``Run.serial_loop``: ``start``'s serial case (each parity test over ``every_executor``
+  compares serial, which takes the copy, with the executors that take ``start``).
 """
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
