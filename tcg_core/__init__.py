@@ -1,13 +1,14 @@
 """tcg_core: lazy computation graphs of plain Python functions, run in parallel.
 
 Its rooms (``docs/explanation/how-it-works.md`` follows one ``resolve()`` through them):
-``_node``/``_signature`` (``@node`` and its calls), ``_record``/``_future``/``_graph``
-(a call's record, the user's ``Future``, the graph model), ``_values`` (futures inside
-values), ``_options`` (checked options), ``_scheduler/`` (one resolve: its state, the
-lifecycle's transitions and their table, the loop, and one run per way of running),
-``_executors/`` (where bodies run), ``_context`` (what a body sees; an outcome on its
-way back), ``_callbacks``/``_progress``/``_logs``/``_cache`` (observing a resolve, the
-result cache), ``_export/``/``_simulate`` (diagrams, traces, a simulated schedule).
+``_node``/``_signature`` (``@node`` and its calls), ``_record``/``_refs``/``_future``/
+``_graph`` (a call's record and what it refers to, the user's ``Future``, the graph
+model), ``_values`` (futures inside values), ``_options`` (checked options),
+``_scheduler/`` (one resolve: its state, the lifecycle's transitions and their table,
+the loop, and one run per way of running), ``_executors/`` (where bodies run),
+``_context`` (what a body sees; an outcome on its way back), ``_callbacks``/
+``_progress``/``_logs``/``_cache`` (observing a resolve, the result cache),
+``_export/``/``_simulate`` (diagrams, traces, a simulated schedule).
 
 >>> from tcg_core import node
 >>> @node

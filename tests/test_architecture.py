@@ -19,9 +19,9 @@ CORE = ROOT / "tcg_core"
 PLUGIN = ROOT / "pytest_tcg"
 
 # The engine's layers, lowest first: each may import only the layers before it.
-LAYERS = ["_errors", "_record", "_graph", "_values", "_context", "_executors", "_callbacks",
-          "_logs", "_cache", "_options", "_assignment", "_pure", "_progress", "_scheduler",
-          "_future", "_signature", "_node"]
+LAYERS = ["_errors", "_refs", "_record", "_graph", "_values", "_context", "_executors",
+          "_callbacks", "_logs", "_cache", "_options", "_assignment", "_pure", "_progress",
+          "_scheduler", "_future", "_signature", "_node"]
 # Side branches that read the graph model only.
 READERS = {"_export": {"_errors", "_record", "_graph"}, "_simulate": {"_record", "_graph"}}
 ALLOWED: dict[str, set[str]] = {

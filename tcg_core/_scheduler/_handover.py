@@ -34,7 +34,7 @@ __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 import heapq
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from time import perf_counter
 from typing import Any
 
@@ -42,6 +42,7 @@ from .._context import Err, Ran
 from .._errors import CycleError, RecursionDepthError, TcgError
 from .._executors._dask import DaskAdapter
 from .._executors._remote import NestedFailure, Remote, RemoteCall
+from .._options import ResolveOptions
 from .._record import Handle, NodeRecord, NodeState, State
 from .._values import scan_futures, substitute
 from ._failures import dependency_error, node_error
@@ -61,40 +62,43 @@ BATCH = 5_000
 COLLECT_EVERY = 20_000
 
 
+@dataclass(eq=False)
 class HandoverRun(Run):
     """A resolve on a Dask cluster that hands whole parts of the graph over."""
 
-    adapter: DaskAdapter
+    adapter: DaskAdapter  #: the cluster (narrowed from ``RunState.adapter``)
+    #: names this run's tasks and its entries in the workers' registries
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: tasks made but not sent yet: ``(call, dependency keys)``
+    batch: list[tuple[RemoteCall, list[str]]] = field(default_factory=list)
+    #: the event keys of those tasks
+    batch_events: list[tuple[NodeRecord, int]] = field(default_factory=list)
+    #: the placeholder standing for each record's value on the cluster (latest attempt)
+    remotes: dict[NodeRecord, Remote] = field(default_factory=dict)
+    #: the record of every key this run sent
+    by_key: dict[str, NodeRecord] = field(default_factory=dict)
+    #: nodes whose consumers may be handed over before they are done
+    handed: set[NodeRecord] = field(default_factory=set)
+    #: pending consumers: their inputs neither done nor handed over
+    unsent: dict[NodeRecord, int] = field(default_factory=dict)
+    #: remote values: this run's consumers not finished yet (then the value may go)
+    readers: dict[NodeRecord, int] = field(default_factory=dict)
+    #: how deep this run's nodes are nested (a run of children on a worker: > 0)
+    depth: int = 0
+    #: ids of the nodes enclosing this run's nodes, outermost first (a run of children
+    #: on a worker: its parent's lineage and the parent)
+    lineage: tuple[int, ...] = ()
+    #: the options a run of children on a worker gets (the client stays here)
+    options_for_children: ResolveOptions = field(init=False)
+    #: handed-over nodes whose task failed for an input whose own outcome is to come
+    deferred: set[NodeRecord] = field(default_factory=set)
+    #: tasks finished since when and where they ran was last collected
+    uncollected: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.ordered = False  # Dask's own scheduler orders the tasks it holds
-        #: names this run's tasks and its entries in the workers' registries
-        self.token = uuid.uuid4().hex
-        #: tasks made but not sent yet: ``(call, dependency keys)``, and their event keys
-        self.batch: list[tuple[RemoteCall, list[str]]] = []
-        self.batch_events: list[tuple[NodeRecord, int]] = []
-        #: the placeholder standing for each record's value on the cluster (latest attempt)
-        self.remotes: dict[NodeRecord, Remote] = {}
-        #: the record of every key this run sent
-        self.by_key: dict[str, NodeRecord] = {}
-        #: nodes whose consumers may be handed over before they are done
-        self.handed: set[NodeRecord] = set()
-        #: pending consumers: their inputs neither done nor handed over
-        self.unsent: dict[NodeRecord, int] = {}
-        #: remote values: this run's consumers not finished yet (then the value may go)
-        self.readers: dict[NodeRecord, int] = {}
-        #: how deep this run's nodes are nested (a run of children on a worker: > 0)
-        self.depth = 0
-        #: ids of the nodes enclosing this run's nodes, outermost first (a run of
-        #: children on a worker: its parent's lineage and the parent)
-        self.lineage: tuple[int, ...] = ()
-        #: the options a run of children on a worker gets (the client stays here)
         self.options_for_children = replace(self.options, executor=None, callbacks=())
-        #: handed-over nodes whose task failed for an input whose own outcome is to come
-        self.deferred: set[NodeRecord] = set()
-        #: tasks finished since when and where they ran was last collected
-        self.uncollected = 0
 
     # -- transitions ---------------------------------------------------------------------
     def start(self, rec: NodeRecord) -> None:

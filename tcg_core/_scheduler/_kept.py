@@ -24,6 +24,7 @@ from __future__ import annotations
 
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from .._errors import SerializationError, TcgError
@@ -56,18 +57,19 @@ def _handle(rec: NodeRecord) -> Handle | None:
     return ref() if ref is not None else None
 
 
+@dataclass(eq=False)
 class KeptRun(Run):
     """A resolve whose values stay in the worker processes that made them."""
 
-    adapter: ProcessesAdapter
+    adapter: ProcessesAdapter  #: tcg's worker processes (narrowed from RunState's)
+    #: done nodes whose value is held in a worker: their references
+    kept: dict[NodeRecord, list[Held]] = field(default_factory=dict)
+    #: of those, how many consumers in this run have not finished yet
+    readers: dict[NodeRecord, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.adapter.keep = True
-        #: done nodes whose value is held in a worker: their references
-        self.kept: dict[NodeRecord, list[Held]] = {}
-        #: of those, how many consumers in this run have not finished yet
-        self.readers: dict[NodeRecord, int] = {}
 
     # -- fetching ------------------------------------------------------------------------
     def fetch_into(self, handle: Handle) -> None:

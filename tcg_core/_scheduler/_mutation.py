@@ -25,6 +25,7 @@ import inspect
 import pickle
 import threading
 import warnings
+from dataclasses import dataclass, field
 from queue import SimpleQueue
 from typing import Any
 
@@ -150,11 +151,14 @@ class _CheckingAdapter(Adapter):
         self.inner.close(cancel=cancel)
 
 
+@dataclass(eq=False)
 class CheckedRun(Run):
     """A run whose bodies are checked for changing their arguments."""
 
+    #: one checked view per node function this run met
+    specs: _Specs = field(default_factory=lambda: _Specs())
+
     def __post_init__(self) -> None:
-        self.specs = _Specs()
         self.adapter = _CheckingAdapter(self.adapter, self.specs)
         # A timed body under the serial executor runs on this watchdog: check it too.
         self.watchdog = _CheckingAdapter(ThreadsAdapter(1), self.specs)

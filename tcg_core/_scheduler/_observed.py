@@ -22,11 +22,11 @@ from __future__ import annotations
 __tracebackhide__ = True  # pytest leaves tcg's own frames out of a failing test
 
 import warnings
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
 from .._cache import CacheWarning, fingerprints_of, key_of, load, save
-from .._callbacks import Observers
 from .._record import NodeRecord, State
 from .._values import arguments
 from ._run import Run
@@ -36,21 +36,20 @@ __all__ = ["ObservedRun"]
 
 
 
+@dataclass(eq=False)
 class ObservedRun(Run):
     """A ``Run`` that calls its ``observers`` and consults the result cache."""
 
-    observers: Observers
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.begin_observing()
+    #: cached nodes that missed: record → the key their value is stored under
+    cache_keys: dict[NodeRecord, str] = field(default_factory=dict)
+    #: the node ``start`` announced before handing it to ``run_inline``
+    announced: NodeRecord | None = None
 
     def begin_observing(self) -> None:
-        """The fields observing adds (also for a plain run that starts observing)."""
-        #: cached nodes that missed: record → the key their value is stored under
-        self.cache_keys: dict[NodeRecord, str] = {}
-        #: the node ``start`` announced before handing it to ``run_inline``
-        self.announced: NodeRecord | None = None
+        """The fields observing adds, for a plain run that starts observing in place
+        (``_resolve._start_observing``): as a new ``ObservedRun`` has them."""
+        self.cache_keys = {}
+        self.announced = None
 
     def start(self, rec: NodeRecord) -> None:
         if rec.state == READY:

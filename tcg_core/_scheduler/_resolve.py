@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .._cache import CacheWarning
@@ -153,7 +154,9 @@ def _observed_checked_class() -> type[Run]:
     if _observed_checked is None:
         from ._mutation import CheckedRun
 
-        _observed_checked = type("ObservedCheckedRun", (ObservedRun, CheckedRun), {})
+        # A dataclass of its own: its __init__ takes every field of both.
+        _observed_checked = dataclass(eq=False)(
+            type("ObservedCheckedRun", (ObservedRun, CheckedRun), {}))
     return _observed_checked
 
 

@@ -134,9 +134,12 @@ class RunState:
     #: (``_resolve``); None: it was chosen knowing that it will not need to
     on_hooks_needed: Callable[[RunState, list[NodeRecord]], None] | None = None
 
+    #: ready nodes are ranked (``_priority``): priorities matter only where bodies
+    #: compete for workers, and an adapter with its own ``pick`` (a shuffled run)
+    #: chooses without them; set from the adapter
+    ordered: bool = field(init=False, default=False)
+
     def __post_init__(self) -> None:
-        #: priorities matter only where bodies compete for workers, and an adapter
-        #: with its own ``pick`` (a shuffled run) chooses without them
         self.ordered = (self.adapter.workers > 1 and not self.adapter.inline
                         and self.adapter.pick is None)
         if self.overrides is not None:
