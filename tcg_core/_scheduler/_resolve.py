@@ -52,7 +52,7 @@ def resolve_handles(handles: list[Handle], options: ResolveOptions) -> list[Any]
     if observed:  # the same loop with its hooks (see _observed)
         run.observers = Observers(_with_verbose(callbacks or []))
         run.observers.emit("on_resolve_start")
-    elif run_class in _CAN_START_OBSERVING:
+    elif run_class is Run or options.check_mutation:  # Run or CheckedRun: in place
         run.on_hooks_needed = _start_observing
     elif adapter.keeps_values:
         run.on_hooks_needed = _hooks_not_applied
@@ -131,9 +131,9 @@ def _start_observing(run: RunState, records: list[NodeRecord]) -> None:
     """A plain (or mutation-checked) run becomes its observing twin in place, from the
     next node on. The serial loop holds the plain class's methods: it is handed an empty
     queue, so the general loop, which looks them up, takes over."""
-    assert type(run) in _CAN_START_OBSERVING, type(run)
     from ._mutation import CheckedRun
 
+    assert type(run) in (Run, CheckedRun), type(run)
     run.__class__ = _observed_checked_class() if type(run) is CheckedRun else ObservedRun
     assert isinstance(run, ObservedRun)
     run.begin_observing()
@@ -144,8 +144,6 @@ def _start_observing(run: RunState, records: list[NodeRecord]) -> None:
 
 
 _observed_checked: type[Run] | None = None
-#: The run classes that can start observing mid-run (filled in below).
-_CAN_START_OBSERVING: set[type[Run]] = {Run}
 
 
 def _observed_checked_class() -> type[Run]:
@@ -180,7 +178,6 @@ def _run_class(options: ResolveOptions, observed: bool, adapter: Adapter) -> typ
     if options.check_mutation:  # the checked run only when asked: the default pays nothing
         from ._mutation import CheckedRun
 
-        _CAN_START_OBSERVING.add(CheckedRun)
         return _observed_checked_class() if observed else CheckedRun
     return ObservedRun if observed else Run
 

@@ -59,6 +59,13 @@ def square_parent(runs: str, x: int) -> Any:
     return square(runs, x)
 
 
+@node
+def appends_then_caches(runs: str, items: list[int]) -> Any:
+    """Changes its argument (a mutation check fails it), then creates a cached child."""
+    items.append(0)
+    return square(runs, len(items))
+
+
 @node(verbose=True)
 def loud(x: int) -> int:
     return x + 1

@@ -107,3 +107,17 @@ def test_a_verbose_child_prints_its_lines_on_a_plain_run(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert resolve(C.makes_a_verbose_child(3), executor="serial") == (4,)
     assert "[tcg] makes_a_verbose_child › loud: done" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads"])
+def test_a_mutation_checked_run_starts_observing_and_still_checks(
+        executor: str, cache: Path, runs: Path) -> None:
+    from tcg_core import InputMutationError
+
+    assert resolve(C.square_parent(str(runs), 5), executor=executor,
+                   check_mutation=True) == (25,)
+    again = C.square_parent(str(runs), 5)
+    assert resolve(again, executor=executor, check_mutation=True) == (25,)
+    assert C.runs_of(runs, "square") == 1 and again.node.children[0].cached
+    with pytest.raises(InputMutationError):
+        resolve(C.appends_then_caches(str(runs), [1]), executor=executor, check_mutation=True)
