@@ -36,8 +36,9 @@ _active_lock = threading.Lock()
 _EMIT = threading.RLock()
 
 #: The node functions alive now whose calls need the observing loop (``cache=True``,
-#: ``verbose=True``): a registry of live objects, never a switch left set. Only the
-#: choice of a loop that cannot switch to observing mid-run reads it (``_resolve``).
+#: ``verbose=True``): a registry of live objects, never a switch left set. It decides
+#: nothing by itself: a claim asks each call only while one exists (``_sharing``), and
+#: a loop that cannot start observing mid-run checks its graph only then (``_resolve``).
 _hooked: weakref.WeakSet[Any] = weakref.WeakSet()
 _hooked_lock = threading.Lock()
 

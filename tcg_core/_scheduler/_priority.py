@@ -27,18 +27,22 @@ def is_tiny(run: RunState, spec: Any) -> bool:
     """Run a call of ``spec`` (the run's view of a node function: a test double's
     stand-in when one replaces it) in the scheduler's thread: its bodies were measured
     faster than a hand-off to a worker, in this resolve."""
-    if not run.options.inline_tiny or spec.timeout is not None or run.adapter.isolated:
+    if not _inlinable(run, spec):
         return False
     mean = run.durations.get(spec)
     return mean is not None and mean < INLINE_BELOW
+
+
+def _inlinable(run: RunState, spec: Any) -> bool:
+    """A body of ``spec`` may run in the scheduler's thread at all (if it is quick)."""
+    return run.options.inline_tiny and spec.timeout is None and not run.adapter.isolated
 
 
 def _may_be_tiny(run: RunState, rec: NodeRecord) -> bool:
     """Not known to need a worker: measured tiny in this resolve, or not measured yet
     (without a ``cost=`` hint): its first body, on a worker, will tell (``measured``)."""
     spec = rec.spec
-    if not run.options.inline_tiny or spec.timeout is not None or run.adapter.isolated \
-            or spec.cost is not None:
+    if spec.cost is not None or not _inlinable(run, spec):
         return False
     mean = run.durations.get(spec)
     return mean is None or mean < INLINE_BELOW
